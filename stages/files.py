@@ -1,0 +1,74 @@
+"""Deterministic, atomic file output: same data, same bytes; never a half-written file.
+
+Every writer renders the whole file in memory, writes it beside the target and renames it into
+place, so an interrupted stage leaves either the old file or the new one. Formats carry no
+timestamps, absolute paths or dict-order drift.
+"""
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from stages.cli import UserError
+
+# A fixed date for zip members: np.savez would stamp the wall clock into every entry.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def write_bytes(path, data):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def write_text(path, text):
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj):
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path, frame):
+    """A pandas DataFrame as CSV: no index, '\\n' line ends, floats in shortest round-trip form."""
+    write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def save_npz(path, arrays):
+    """Like np.savez, but byte-identical for identical arrays (fixed member dates, sorted names)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH), member.getvalue())
+    write_bytes(path, buffer.getvalue())
+
+
+def read_input(path, reader, stage):
+    """Read an upstream output with reader(path); a missing or damaged file names the stage to re-run."""
+    try:
+        return reader(path)
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing; re-run the stage that makes it: dvc repro {stage}") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise UserError(
+            f"{path} cannot be read ({type(error).__name__}: {error}); re-run: dvc repro --force {stage}"
+        ) from None
+
+
+def load_npz(path):
+    """An npz file as a plain dict of arrays (read fully, file closed)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}

@@ -1,0 +1,71 @@
+"""Building the recurrent models, and saving and loading their weights without timestamps.
+
+Only the stages that train or run a model import this module (it imports Keras and its backend).
+"""
+import os
+
+import numpy as np
+
+from stages.cli import UserError
+
+LAYERS = {"gru": "GRU", "lstm": "LSTM", "simple_rnn": "SimpleRNN"}
+BACKEND = "jax"
+
+# Pinned before the backend is imported: thread pools and oneDNN kernels change float results.
+_ENVIRONMENT = {
+    "KERAS_BACKEND": BACKEND,
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+
+
+def import_keras():
+    """Keras on the pinned backend, with the environment that makes its results repeatable."""
+    os.environ.update(_ENVIRONMENT)
+    import keras
+
+    if keras.backend.backend() != BACKEND:
+        raise RuntimeError(f"Keras was imported on {keras.backend.backend()} before {BACKEND} was selected")
+    return keras
+
+
+def build_model(keras, cell, units, length, seed):
+    """cell(units, return_sequences=True) + Dense(1), the tutorial's network, its weights drawn from seed.
+
+    Each initializer gets its own seed instead of `keras.utils.set_random_seed`: the weights then
+    depend on nothing global (not on what was built before), and Keras' global seeding would
+    import TensorFlow (seconds) even on the JAX backend.
+    """
+    init = keras.initializers
+    rnn = getattr(keras.layers, LAYERS[cell])(
+        units,
+        return_sequences=True,
+        kernel_initializer=init.GlorotUniform(seed=seed),
+        recurrent_initializer=init.Orthogonal(seed=seed + 1),
+        name="rnn",
+    )
+    head = keras.layers.Dense(1, kernel_initializer=init.GlorotUniform(seed=seed + 2), name="head")
+    return keras.Sequential([keras.Input((length, 1)), rnn, head], name=cell)
+
+
+def weight_arrays(model):
+    """The model's weights by variable path: the content of models/<model>/weights.npz."""
+    return {variable.path: np.asarray(variable.numpy()) for variable in model.weights}
+
+
+def load_weights(model, arrays, path, stage):
+    """Set weights saved by weight_arrays; a file of another architecture names the stage to re-run."""
+    expected = {variable.path: tuple(variable.shape) for variable in model.weights}
+    found = {name: tuple(array.shape) for name, array in arrays.items()}
+    if found != expected:
+        raise UserError(
+            f"{path} holds weights of another model ({_shapes(found)}), not the one params.yaml describes "
+            f"({_shapes(expected)}); re-run: dvc repro {stage}"
+        )
+    for variable in model.weights:
+        variable.assign(arrays[variable.path])
+
+
+def _shapes(shapes):
+    return ", ".join(f"{name} {shape}" for name, shape in sorted(shapes.items()))
