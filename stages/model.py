@@ -51,7 +51,7 @@ def build_model(keras, cell, units, length, seed):
 
 def weight_arrays(model):
     """The model's weights by variable path: the content of models/<model>/weights.npz."""
-    return {variable.path: np.asarray(variable.numpy()) for variable in model.weights}
+    return {variable.path: np.asarray(variable.value) for variable in model.weights}
 
 
 def load_weights(model, arrays, path, stage):

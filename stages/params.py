@@ -130,7 +130,12 @@ def _check_across(params, problems):
             f"windows.val_fraction = {val_fraction}: leaves no validation window out of {n_windows}; "
             f"must be >= {1 / n_windows:.4g}"
         )
-    if batch_size > n_train:
+    if n_train == 0:
+        problems.append(
+            f"windows.val_fraction = {val_fraction}: leaves no training window out of {n_windows}; "
+            f"must be < {1 - 1 / n_windows:.4g}"
+        )
+    elif batch_size > n_train:
         problems.append(
             f"train.batch_size = {batch_size}: must be <= the {n_train} training windows "
             "(signal.n_points - windows.length, less validation)"

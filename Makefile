@@ -1,0 +1,33 @@
+# Two commands on a fresh machine with Python 3.11: `make repro` and `make test`.
+# DVC runs stage commands with the first `python` on PATH, so every target puts the venv first.
+PYTHON ?= python3.11
+VENV := .venv
+UV_VERSION := 0.13.8
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install repro test check bench lock clean
+
+install: $(VENV)/.installed
+
+# The lock pins every package (with hashes); bytecode is compiled once here, not at each stage start.
+$(VENV)/.installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip sync --quiet --python $(VENV)/bin/python --compile-bytecode requirements.lock
+	touch $@
+
+repro: install
+	dvc repro
+
+test: install
+	python -m pytest
+
+bench: install
+	python -m benchmarks.bench $(BENCH_ARGS)
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock: install
+	uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,325 @@
+"""Benchmark: the tutorial's Keras way against the pipeline's code and stages, on the same data.
+
+    python -m benchmarks.bench [--epochs N] [--models gru,lstm,simple_rnn] [--output BENCHMARKS.md]
+
+Per model, two fresh worker processes (this module with a hidden sub-command, one JSON line out):
+  _baseline  the tutorial: TensorFlow backend, model.fit(...), then 179 x model.predict in a loop
+  _pipeline  stages.model.build_model + stages.train.fit + stages.forecast.closed_loop (JAX backend)
+Then the DVC stages in a scratch copy of the project (git init + dvc init), timed as a user runs them.
+The parent imports only the standard library and PyYAML; each worker imports its own framework.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent  # DVC runs stage commands with the first `python` on PATH
+LENGTH, UNITS, BATCH, VAL_FRACTION, LEARNING_RATE = 20, 40, 10, 0.1, 0.01  # the tutorial's settings
+LAYERS = {"gru": "GRU", "lstm": "LSTM", "simple_rnn": "SimpleRNN"}
+PROJECT_FILES = ["dvc.yaml", "params.yaml", ".gitignore", "stages"]  # + .dvcignore, .dvc/config after dvc init
+
+
+# ---------------------------------------------------------------- workers (run in fresh processes)
+
+
+def tutorial_signal():
+    """y = exp(-x/5) cos(x) on linspace(0, 5 pi, 200), and the tutorial's windows built as it does."""
+    import numpy as np
+
+    x = np.linspace(0, 5 * np.pi, 200)
+    y = np.exp(-x / 5) * np.cos(x)
+    n = len(y) - LENGTH
+    inputs, targets = np.zeros((n, LENGTH)), np.zeros((n, LENGTH))
+    for i in range(n):
+        inputs[i], targets[i] = y[i : i + LENGTH], y[i + 1 : i + LENGTH + 1]
+    return y, inputs.reshape(n, LENGTH, 1), targets.reshape(n, LENGTH, 1)
+
+
+def rmse(predictions, y):
+    """Closed-loop error: prediction k (k = 0..178) is of sample y[LENGTH + 1 + k]."""
+    import numpy as np
+
+    return float(np.sqrt(np.mean((np.asarray(predictions) - y[LENGTH + 1 :]) ** 2)))
+
+
+def baseline(cell, epochs):
+    """The tutorial's way on the TensorFlow backend (KERAS_BACKEND is set by the parent)."""
+    start = time.perf_counter()
+    import numpy as np
+    import keras
+
+    import_s = time.perf_counter() - start
+    keras.utils.set_random_seed(0)
+    y, inputs, targets = tutorial_signal()
+    layer = getattr(keras.layers, LAYERS[cell])
+    model = keras.Sequential([keras.Input((LENGTH, 1)), layer(UNITS, return_sequences=True), keras.layers.Dense(1)])
+    model.compile(loss="mean_squared_error", optimizer="sgd")
+
+    start = time.perf_counter()
+    history = model.fit(inputs, targets, epochs=epochs, batch_size=BATCH, validation_split=VAL_FRACTION, verbose=0)
+    fit_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    values = targets[0].reshape(-1)  # y[1..20]
+    for _ in range(len(y) - LENGTH - 1):
+        prediction = model.predict(values[-LENGTH:].reshape(1, LENGTH, 1), verbose=0)
+        values = np.append(values, prediction[0, LENGTH - 1, 0])
+    loop_s = time.perf_counter() - start
+    return {
+        "import_s": import_s,
+        "fit_s": fit_s,
+        "loop_s": loop_s,
+        "loss": float(history.history["loss"][-1]),
+        "val_loss": float(history.history["val_loss"][-1]),
+        "rmse": rmse(values[LENGTH:], y),
+    }
+
+
+def pipeline(cell, epochs):
+    """The pipeline's own functions, as the train@ and forecast@ stages call them (JAX backend)."""
+    start = time.perf_counter()
+    from stages import forecast, generate, train, windows
+    from stages.model import build_model, import_keras
+
+    keras = import_keras()
+    import_s = time.perf_counter() - start
+    y = generate.damped_oscillation(5.0, 5, 200)["y"].to_numpy()
+    data = windows.split(*windows.make_windows(y, LENGTH), VAL_FRACTION)
+    model = build_model(keras, cell, UNITS, LENGTH, seed=0)
+    optimizer = keras.optimizers.get({"class_name": "sgd", "config": {"learning_rate": LEARNING_RATE}})
+    order, mask = train.batch_order(len(data["x_train"]), epochs, BATCH, 0, True)
+
+    chunk_ends = []  # fit reports after each compiled chunk of epochs: the first one includes the compile
+    start = time.perf_counter()
+    losses, val_losses, diverged = train.fit(
+        model, optimizer, data, order, mask, progress=lambda *a: chunk_ends.append(time.perf_counter())
+    )
+    fit_s = time.perf_counter() - start
+    steps = [b - a for a, b in zip([start] + chunk_ends, chunk_ends)]
+    compile_s = steps[0] - sorted(steps[1:])[len(steps[1:]) // 2] if len(steps) > 1 else None
+
+    horizon = len(y) - LENGTH - 1
+    start = time.perf_counter()
+    predictions = forecast.closed_loop(model, start=y[1 : LENGTH + 1], horizon=horizon)
+    loop_first_s = time.perf_counter() - start
+    start = time.perf_counter()
+    forecast.closed_loop(model, start=y[1 : LENGTH + 1], horizon=horizon)
+    loop_s = time.perf_counter() - start
+    return {
+        "import_s": import_s,
+        "fit_s": fit_s,
+        "fit_compile_s": compile_s,
+        "loop_first_s": loop_first_s,
+        "loop_s": loop_s,
+        "loss": float(losses[-1]),
+        "val_loss": float(val_losses[-1]),
+        "diverged_at": diverged,
+        "rmse": rmse(predictions, y),
+    }
+
+
+WORKERS = {"_baseline": baseline, "_pipeline": pipeline}
+
+
+def run_worker(kind, cell, epochs):
+    """One fresh process; returns its JSON result plus the process wall time seen from here."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if kind == "_baseline":
+        env["KERAS_BACKEND"] = "tensorflow"
+    else:
+        env.pop("KERAS_BACKEND", None)  # stages.model.import_keras pins its own backend
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", kind, cell, str(epochs)],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    wall_s = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{kind} {cell} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
+    return dict(result, wall_s=wall_s)
+
+
+# ---------------------------------------------------------------- DVC stages in a scratch copy
+
+
+def run_timed(command, cwd, env):
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    wall_s = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"`{shlex.join(command)}` failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    return wall_s
+
+
+def copy_project(dest, epochs, env):
+    """The working tree's pipeline files (uncommitted changes included) in a new git + DVC repository."""
+    import yaml
+
+    for name in PROJECT_FILES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, dest / name)
+    run_timed(["git", "init", "-q"], dest, env)
+    run_timed(["dvc", "init", "-q"], dest, env)
+    shutil.copy2(ROOT / ".dvcignore", dest / ".dvcignore")
+    shutil.copy2(ROOT / ".dvc" / "config", dest / ".dvc" / "config")
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    if params["train"]["epochs"] != epochs:
+        params["train"]["epochs"] = epochs
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def stage_timings(models, epochs):
+    """Wall seconds of dvc repro commands as a user types them, in a fresh copy of the project."""
+    import yaml
+
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    for name in ("PYTHONPATH", "KERAS_BACKEND"):
+        env.pop(name, None)
+    with tempfile.TemporaryDirectory(prefix="bench-dvc-") as tmp:
+        copy = Path(tmp)
+        copy_project(copy, epochs, env)
+        dvc = lambda *args: run_timed(["dvc", "repro", *args], copy, env)  # noqa: E731
+        times = {"repro_fresh": dvc(), "repro_noop": dvc(), "repro_force": dvc("--force")}
+        times["train"] = dvc("-f", "-s", f"train@{models[0]}")
+        for name in models:
+            times[f"forecast@{name}"] = dvc("-f", "-s", f"forecast@{name}")
+        train_cmd = yaml.safe_load((copy / "dvc.yaml").read_text())["stages"]["train"]["do"]["cmd"]
+        times["train_cmd"] = run_timed(shlex.split(train_cmd.replace("${key}", models[0])), copy, env)
+        times["python_startup"] = run_timed(["python", "-c", "pass"], copy, env)
+    return times
+
+
+# ---------------------------------------------------------------- report
+
+
+def seconds(value):
+    return "—" if value is None else f"{value:.2f} s" if value >= 1 else f"{value * 1000:.1f} ms"
+
+
+def row(what, tutorial, ours, target="", ok=None):
+    ratio = f"{tutorial / ours:.1f}×" if tutorial and ours else "—"
+    verdict = "" if ok is None else "yes" if ok else "**NO**"
+    return f"| {what} | {seconds(tutorial)} | {seconds(ours)} | {ratio} | {target} | {verdict} |"
+
+
+def report_rows(models, base, ours, stages):
+    first = models[0]
+    train_ratio = base[first]["fit_s"] / stages["train"]
+    rows = [
+        "| what | tutorial | pipeline | tutorial ÷ pipeline | target | met |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for m in models:
+        rows.append(row(f"{m}: fit (pipeline: incl. {seconds(ours[m]['fit_compile_s'])} compile)", base[m]["fit_s"], ours[m]["fit_s"]))
+    rows.append(row(
+        f"train@{first} stage (`dvc repro -f -s`) vs tutorial fit", base[first]["fit_s"], stages["train"],
+        "≤ 12 s, ≥ 10×", stages["train"] <= 12 and train_ratio >= 10,
+    ))
+    rows.append(row(f"train@{first} command alone, no DVC", base[first]["fit_s"], stages["train_cmd"]))
+    for m in models:
+        b, o = base[m]["loop_s"], ours[m]
+        rows.append(row(f"{m}: closed loop, first call (incl. compile)", b, o["loop_first_s"], "≤ 0.1 s, ≥ 50×",
+                        o["loop_first_s"] <= 0.1 and b / o["loop_first_s"] >= 50))
+        rows.append(row(f"{m}: closed loop, second call", b, o["loop_s"], "≤ 0.1 s, ≥ 50×", o["loop_s"] <= 0.1 and b / o["loop_s"] >= 50))
+    for m in models:
+        rows.append(row(f"forecast@{m} stage vs tutorial predict loop", base[m]["loop_s"], stages[f"forecast@{m}"], "≤ 4 s",
+                        stages[f"forecast@{m}"] <= 4))
+    for m in models:
+        rows.append(row(f"{m}: worker process wall (import, fit, loops)", base[m]["wall_s"], ours[m]["wall_s"]))
+    everything = sum(base[m]["wall_s"] for m in models)
+    rows.append(row("`dvc repro` on a fresh copy vs tutorial processes", everything, stages["repro_fresh"]))
+    rows.append(row("`dvc repro --force` vs tutorial processes", everything, stages["repro_force"], "≤ 60 s", stages["repro_force"] <= 60))
+    rows.append(row("`dvc repro`, nothing changed", None, stages["repro_noop"], "≤ 3 s", stages["repro_noop"] <= 3))
+    return rows
+
+
+def results_rows(models, base, ours):
+    rows = ["| model | loss tutorial / pipeline | val_loss tutorial / pipeline | closed-loop RMSE tutorial / pipeline |",
+            "| --- | --- | --- | --- |"]
+    for m in models:
+        b, o = base[m], ours[m]
+        rows.append(f"| {m} | {b['loss']:.2e} / {o['loss']:.2e} | {b['val_loss']:.2e} / {o['val_loss']:.2e} "
+                    f"| {b['rmse']:.3f} / {o['rmse']:.3f} |")
+    return rows
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("keras", "jax", "tensorflow-cpu", "dvc"))
+    return [
+        f"- CPU: {cpu}, {len(os.sched_getaffinity(0))} cores available ({os.cpu_count()} online), no GPU",
+        f"- Python {platform.python_version()}, {versions}",
+        f"- date: {datetime.date.today().isoformat()}",
+    ]
+
+
+def document(command, models, epochs, base, ours, stages):
+    return "\n".join([
+        "# Benchmarks: the tutorial's Keras way vs the pipeline",
+        "",
+        f"Command: `{command}` ({epochs} epochs, models: {', '.join(models)}; "
+        "run from the repository root with the venv active).",
+        "",
+        *machine(),
+        "",
+        "Tutorial: `keras.Sequential([Input((20, 1)), Cell(40, return_sequences=True), Dense(1)])`, "
+        "`fit(batch_size=10, validation_split=0.1)` with SGD on the TensorFlow backend, then 179 × `model.predict` "
+        "fed back one value at a time; one fresh process per model. Pipeline: `stages.train.fit` (epochs in "
+        "compiled chunks) and `stages.forecast.closed_loop` (one compiled call) on the JAX backend, same data "
+        "and hyperparameters. Stage rows: wall time of `dvc repro ...` in a fresh `git init` + `dvc init` copy "
+        "of the working tree, including Python start-up, imports and compilation.",
+        "",
+        *report_rows(models, base, ours, stages),
+        "",
+        "Final losses and closed-loop error (same data; different initial weights and shuffling, so "
+        "the numbers are alike but not equal):",
+        "",
+        *results_rows(models, base, ours),
+        "",
+    ])
+
+
+def main(argv):
+    if argv and argv[0] in WORKERS:
+        kind, cell, epochs = argv
+        print(json.dumps(WORKERS[kind](cell, int(epochs))), flush=True)
+        return
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--models", default="gru,lstm,simple_rnn", help="comma-separated: gru, lstm, simple_rnn")
+    parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file to write the report to")
+    args = parser.parse_args(argv)
+    models = args.models.split(",")
+    if not models or not set(models) <= set(LAYERS) or args.epochs < 1:
+        parser.error(f"--models takes names from {', '.join(LAYERS)}; --epochs must be >= 1")
+    base, ours = {}, {}
+    for m in models:
+        base[m] = run_worker("_baseline", m, args.epochs)
+        print(f"tutorial {m}: fit {base[m]['fit_s']:.1f} s, predict loop {base[m]['loop_s']:.2f} s", file=sys.stderr)
+    for m in models:
+        ours[m] = run_worker("_pipeline", m, args.epochs)
+        print(f"pipeline {m}: fit {ours[m]['fit_s']:.2f} s, closed loop {ours[m]['loop_first_s']:.3f} s", file=sys.stderr)
+    stages = stage_timings(models, args.epochs)
+    print(f"stages: {json.dumps({k: round(v, 2) for k, v in stages.items()})}", file=sys.stderr)
+    command = shlex.join(["python", "-m", "benchmarks.bench", *argv])
+    text = document(command, models, args.epochs, base, ours, stages)
+    print(text)
+    Path(args.output).write_text(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

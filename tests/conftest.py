@@ -1,0 +1,31 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def default_params():
+    """A fresh copy of the project's params.yaml."""
+    return copy.deepcopy(yaml.safe_load((ROOT / "params.yaml").read_text()))
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras on the pipeline's backend, configured as the stages configure it."""
+    from stages.model import import_keras
+
+    return import_keras()
+
+
+@pytest.fixture(scope="session")
+def small_windows():
+    """Windows over a short default-shaped signal: 50 windows of length 10, the last 5 validating."""
+    from stages.generate import damped_oscillation
+    from stages.windows import make_windows, split
+
+    y = damped_oscillation(5.0, 5, 60)["y"].to_numpy()
+    return split(*make_windows(y, 10), 0.1)

@@ -1,0 +1,109 @@
+import pytest
+
+from stages.params import ParamsError, load_params, split_point, validate
+
+
+def test_defaults_are_valid(default_params):
+    assert validate(default_params) == []
+
+
+def test_split_point_is_keras_validation_split():
+    assert split_point(180, 0.1) == 162
+    assert split_point(10, 0.25) == 7
+
+
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("train", "epochs", -5, "train.epochs = -5: must be an integer >= 1"),
+        ("train", "epochs", 10.5, "train.epochs = 10.5: must be an integer >= 1"),
+        ("train", "epochs", True, "train.epochs = True: must be an integer >= 1"),
+        ("train", "epochs", "10", "train.epochs = '10': must be an integer >= 1"),
+        ("train", "epochs", [1, 2], "train.epochs = [1, 2]: must be an integer >= 1"),
+        ("train", "optimizer", "adamw", "train.optimizer = 'adamw': must be one of sgd, adam, rmsprop"),
+        ("train", "learning_rate", float("nan"), "train.learning_rate = nan: must be a number > 0"),
+        ("train", "shuffle", "yes", "train.shuffle = 'yes': must be true or false"),
+        ("signal", "tau", 0, "signal.tau = 0: must be a number > 0"),
+        ("windows", "val_fraction", 1.0, "windows.val_fraction = 1.0: must be a number > 0 and < 1"),
+        ("forecast", "horizon", 0, "forecast.horizon = 0: must be null or an integer >= 1"),
+        ("plots", "dpi", 5, "plots.dpi = 5: must be an integer from 10 to 1200"),
+    ],
+)
+def test_a_bad_value_names_key_value_and_what_is_allowed(default_params, section, key, value, expected):
+    default_params[section][key] = value
+    assert validate(default_params) == [expected]
+
+
+def test_unknown_cell_in_a_model(default_params):
+    default_params["models"]["gru"]["cell"] = "transformer"
+    assert validate(default_params) == [
+        "models.gru.cell = 'transformer': must be one of gru, lstm, simple_rnn"
+    ]
+
+
+def test_missing_key_and_unknown_key_with_suggestion(default_params):
+    del default_params["train"]["epochs"]
+    default_params["train"]["learnig_rate"] = 0.1
+    problems = validate(default_params)
+    assert "train.epochs: missing; must be an integer >= 1" in problems
+    assert any("train.learnig_rate: unknown key (did you mean train.learning_rate?)" in p for p in problems)
+
+
+def test_every_problem_is_reported_at_once(default_params):
+    default_params["train"]["epochs"] = 0
+    default_params["plots"]["dpi"] = "high"
+    default_params["models"]["lstm"]["units"] = -1
+    del default_params["evaluate"]
+    assert len(validate(default_params)) == 4
+
+
+def test_model_names_must_be_usable_as_file_and_stage_names(default_params):
+    default_params["models"]["My Model"] = {"cell": "gru", "units": 4}
+    assert any("models.My Model: a model name must match" in p for p in validate(default_params))
+
+
+@pytest.mark.parametrize(
+    "changes, expected_start",
+    [
+        ({("windows", "length"): 200}, "windows.length = 200: must be < signal.n_points - 1 = 199"),
+        ({("windows", "val_fraction"): 1e-17}, "windows.val_fraction = 1e-17: leaves no validation window out of 180"),
+        ({("windows", "val_fraction"): 0.999}, "windows.val_fraction = 0.999: leaves no training window out of 180"),
+        ({("train", "batch_size"): 163}, "train.batch_size = 163: must be <= the 162 training windows"),
+        ({("forecast", "horizon"): 180}, "forecast.horizon = 180: must be null or <= 179"),
+    ],
+)
+def test_rules_across_sections(default_params, changes, expected_start):
+    for (section, key), value in changes.items():
+        default_params[section][key] = value
+    problems = validate(default_params)
+    assert len(problems) == 1 and problems[0].startswith(expected_start), problems
+
+
+def test_boundaries_that_are_allowed(default_params):
+    default_params["train"]["batch_size"] = 162
+    default_params["forecast"]["horizon"] = 179
+    default_params["windows"]["val_fraction"] = 1 / 180 + 1e-9
+    assert validate(default_params) == []
+
+
+def test_load_params_raises_one_error_listing_all_problems(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("signal: {tau: -1}\n")
+    with pytest.raises(ParamsError) as error:
+        load_params(path)
+    message = str(error.value)
+    assert "signal.tau = -1: must be a number > 0" in message
+    assert "windows: missing section" in message
+
+
+@pytest.mark.parametrize("text, expected", [("a: [1,\n", "not valid YAML"), ("- 1\n", "must hold a mapping")])
+def test_load_params_rejects_what_is_not_a_params_mapping(tmp_path, text, expected):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError, match=expected):
+        load_params(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ParamsError, match="file not found"):
+        load_params(tmp_path / "params.yaml")

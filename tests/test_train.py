@@ -1,0 +1,74 @@
+import numpy as np
+
+from stages.model import build_model, load_weights, weight_arrays
+from stages.train import batch_order, chunk_size, fit
+
+
+def test_batch_order_covers_every_window_once_per_epoch():
+    order, mask = batch_order(n_train=23, epochs=4, batch_size=10, seed=0, shuffle=True)
+    assert order.shape == (4, 3, 10) and mask.shape == (3, 10)
+    assert mask.sum() == 23 and mask[-1].tolist() == [1, 1, 1] + [0] * 7  # the last batch holds 3
+    for epoch in order:
+        assert sorted(epoch.reshape(-1)[mask.reshape(-1) == 1]) == list(range(23))
+    assert not np.array_equal(order[0], order[1])  # a fresh order each epoch
+    np.testing.assert_array_equal(order, batch_order(23, 4, 10, 0, True)[0])
+    assert not np.array_equal(order, batch_order(23, 4, 10, 1, True)[0])
+
+
+def test_batch_order_without_shuffle_is_sequential():
+    order, _ = batch_order(n_train=5, epochs=2, batch_size=2, seed=0, shuffle=False)
+    assert order[1].tolist() == [[0, 1], [2, 3], [4, 0]]
+
+
+def test_chunk_size_divides_the_epochs():
+    assert chunk_size(1000) == 100
+    assert chunk_size(999) == 37
+    assert chunk_size(7) == 1
+
+
+def sgd(keras):
+    return keras.optimizers.get({"class_name": "sgd", "config": {"learning_rate": 0.01}})
+
+
+def test_fit_matches_keras_fit(keras, small_windows):
+    """Same losses and weights as the tutorial's model.fit (without shuffling, to compare exactly)."""
+    ours = build_model(keras, "gru", 8, 10, seed=0)
+    reference = build_model(keras, "gru", 8, 10, seed=1)
+    load_weights(reference, weight_arrays(ours), "weights", "train")
+    reference.compile(loss="mean_squared_error", optimizer=sgd(keras))
+    data = small_windows
+    history = reference.fit(
+        data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]),
+        batch_size=10, epochs=3, shuffle=False, verbose=0,
+    ).history
+    order, mask = batch_order(len(data["x_train"]), 3, 10, 0, shuffle=False)
+    losses, val_losses, diverged_at = fit(ours, sgd(keras), data, order, mask, progress=lambda *args: None)
+    assert diverged_at is None
+    np.testing.assert_allclose(losses, history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(val_losses, history["val_loss"], rtol=1e-5)
+    for name, array in weight_arrays(reference).items():
+        np.testing.assert_allclose(weight_arrays(ours)[name], array, atol=1e-6)
+
+
+def test_fit_reports_progress_per_chunk_and_is_repeatable(keras, small_windows):
+    runs = []
+    for _ in range(2):
+        model = build_model(keras, "simple_rnn", 4, 10, seed=0)
+        order, mask = batch_order(len(small_windows["x_train"]), 20, 10, 0, shuffle=True)
+        reports = []
+        losses, _, _ = fit(model, sgd(keras), small_windows, order, mask, lambda *args: reports.append(args[:2]))
+        runs.append((losses, weight_arrays(model)))
+    assert reports == [(2 * i, 20) for i in range(1, 11)]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert all(np.array_equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
+
+
+def test_fit_stops_at_the_first_non_finite_loss(keras, small_windows):
+    model = build_model(keras, "simple_rnn", 4, 10, seed=0)
+    before = weight_arrays(model)
+    optimizer = keras.optimizers.get({"class_name": "sgd", "config": {"learning_rate": 1e12}})
+    order, mask = batch_order(len(small_windows["x_train"]), 10, 10, 0, shuffle=True)
+    losses, _, diverged_at = fit(model, optimizer, small_windows, order, mask, lambda *args: None)
+    assert diverged_at is not None and 1 <= diverged_at <= 10
+    assert not np.isfinite(losses[diverged_at - 1]) and np.isfinite(losses[: diverged_at - 1]).all()
+    assert all(np.array_equal(before[k], v) for k, v in weight_arrays(model).items())
