@@ -1,0 +1,230 @@
+"""The real `dvc` CLI on a copy of the project in a temporary git repository, with tiny settings."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("gru", "lstm", "simple_rnn")
+TINY = {"signal": {"n_points": 60}, "windows": {"length": 10}, "train": {"epochs": 4}}
+OUTPUT_DIRS = ("data", "models", "metrics", "plots")
+
+
+def dvc(repo, *args, check=True, **env):
+    """Run `dvc` with this interpreter's environment first on PATH, as `make` does."""
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, env=environment, capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def git(repo, *args):
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def stages_run(result):
+    return re.findall(r"Running stage '([^']+)'", result.stdout)
+
+
+def snapshot(repo):
+    """Every output and dvc.lock, as bytes."""
+    files = [repo / "dvc.lock"] + [p for d in OUTPUT_DIRS for p in sorted((repo / d).rglob("*")) if p.is_file()]
+    return {str(p.relative_to(repo)): p.read_bytes() for p in files if p.name != ".gitignore"}
+
+
+def edit_params(repo, changes):
+    """Set dotted keys in params.yaml, e.g. {"train.epochs": 3}."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        *parents, leaf = key.split(".")
+        section = params
+        for parent in parents:
+            section = section[parent]
+        section[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def leaf_keys(mapping, prefix=""):
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from leaf_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """The project with tiny params, reproduced once and committed."""
+    repo = tmp_path_factory.mktemp("project")
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "dvc.yaml", repo)
+    shutil.copy(ROOT / "params.yaml", repo)
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "config", "user.name", "test")
+    dvc(repo, "init", "-q")
+    edit_params(repo, {f"{s}.{k}": v for s, keys in TINY.items() for k, v in keys.items()})
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tiny run")
+    return repo
+
+
+def test_repro_writes_every_output(repo):
+    metrics = json.loads((repo / "metrics/metrics.json").read_text())
+    assert list(metrics) == list(MODELS)
+    assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
+    for name in MODELS:
+        keys = {"n_params", "train_loss", "val_loss", "rmse", "mae", "max_abs_error", "one_step_val_rmse", "valid_steps"}
+        assert set(metrics[name]) == keys
+        history = (repo / f"metrics/history/{name}.csv").read_text().splitlines()
+        assert history[0] == "epoch,loss,val_loss" and len(history) == 1 + 4
+        forecast = (repo / f"metrics/forecast/{name}.csv").read_text().splitlines()
+        assert forecast[0] == "step,x,truth,prediction" and len(forecast) == 1 + 60 - 10 - 1
+        one_step = (repo / f"metrics/one_step/{name}.csv").read_text().splitlines()
+        assert one_step[0] == "window,x,truth,prediction" and len(one_step) == 1 + 5
+        assert (repo / f"models/{name}/weights.npz").stat().st_size > 0
+    for figure in ("signal", "loss", "forecast", "error"):
+        assert (repo / f"plots/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "up to date" in dvc(repo, "status").stdout
+    assert stages_run(dvc(repo, "repro")) == []
+
+
+def test_plots_show_draws_the_csvs_and_figures(repo):
+    result = dvc(repo, "plots", "show", "--json")
+    assert "metrics/history" in result.stdout and "plots/forecast.png" in result.stdout
+
+
+def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
+    before = snapshot(repo)
+    for name in reversed(MODELS):  # train in another order, with another hash seed
+        dvc(repo, "repro", "--force", "--single-item", f"train@{name}", PYTHONHASHSEED="12345")
+    dvc(repo, "repro", "--force", PYTHONHASHSEED="54321")
+    after = snapshot(repo)
+    assert sorted(after) == sorted(before)
+    assert [path for path in before if before[path] != after[path]] == []
+
+
+# Stages each params key makes stale directly (`dvc status`). `validate` reads the whole file, so
+# every key makes it stale too; its output never changes while params are valid, so it never
+# makes anything downstream re-run (test_a_params_change_reruns_exactly_the_stale_stages).
+PER_MODEL = {f"models.{m}.{k}": {f"train@{m}", f"forecast@{m}", "evaluate", "plots"} for m in MODELS for k in ("cell", "units")}
+DIRECTLY_STALE = {
+    "signal.tau": {"generate"},
+    "signal.x_max_pi": {"generate"},
+    "signal.n_points": {"generate", *(f"forecast@{m}" for m in MODELS)},
+    "windows.length": {"windows", *(f"forecast@{m}" for m in MODELS)},
+    "windows.val_fraction": {"windows"},
+    **{f"train.{k}": {f"train@{m}" for m in MODELS} for k in ("epochs", "batch_size", "optimizer", "learning_rate", "seed", "shuffle")},
+    **PER_MODEL,
+    "forecast.horizon": {f"forecast@{m}" for m in MODELS},
+    "evaluate.error_threshold": {"evaluate", "plots"},
+    "plots.dpi": {"plots"},
+}
+# What each key re-runs: the stale stages and everything downstream of them.
+DOWNSTREAM = {
+    "generate": {"windows", *(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots"},
+    "windows": {*(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots"},
+    **{f"train@{m}": {f"forecast@{m}", "evaluate", "plots"} for m in MODELS},
+    **{f"forecast@{m}": {"evaluate", "plots"} for m in MODELS},
+    "evaluate": set(),
+    "plots": set(),
+}
+OTHER_VALUE = {"cell": {"gru": "lstm", "lstm": "gru", "simple_rnn": "gru"}, "optimizer": {"sgd": "adam"}}
+
+
+def other_value(key, value):
+    leaf = key.rsplit(".", 1)[-1]
+    if leaf in OTHER_VALUE:
+        return OTHER_VALUE[leaf][value]
+    if isinstance(value, bool):
+        return not value
+    if value is None:
+        return 5
+    if key == "windows.val_fraction":
+        return 0.2
+    return value + 1 if isinstance(value, int) else value * 1.5
+
+
+def test_every_params_key_makes_exactly_its_stages_stale(repo):
+    original = (repo / "params.yaml").read_text()
+    keys = dict(leaf_keys(yaml.safe_load(original)))
+    assert set(keys) == set(DIRECTLY_STALE), "a params key without an entry in the stale-stage table"
+    try:
+        for key, value in keys.items():
+            edit_params(repo, {key: other_value(key, value)})
+            stale = set(json.loads(dvc(repo, "status", "--json").stdout))
+            assert stale == {"validate"} | DIRECTLY_STALE[key], key
+            (repo / "params.yaml").write_text(original)
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert DOWNSTREAM["train@lstm"] | {"train@lstm"} == {"train@lstm", "forecast@lstm", "evaluate", "plots"}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"plots.dpi": 50}, ["validate", "plots"]),
+        ({"models.lstm.units": 8}, ["validate", "train@lstm", "forecast@lstm", "evaluate", "plots"]),
+    ],
+)
+def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected):
+    original = (repo / "params.yaml").read_text()
+    key = next(iter(change))
+    reruns = DIRECTLY_STALE[key] | set().union(*(DOWNSTREAM[s] for s in DIRECTLY_STALE[key]))
+    assert reruns | {"validate"} == set(expected)
+    try:
+        edit_params(repo, change)
+        assert stages_run(dvc(repo, "repro")) == expected
+    finally:
+        (repo / "params.yaml").write_text(original)
+        dvc(repo, "repro")  # restores the committed outputs from the run cache
+    assert "up to date" in dvc(repo, "status").stdout
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"train.epochs": -1}, "train.epochs = -1: must be an integer >= 1"),
+        ({"windows.length": 60}, "windows.length = 60: must be < signal.n_points - 1 = 59"),
+        ({"windows.val_fraction": 0.999}, "windows.val_fraction = 0.999: leaves no training window"),
+        ({"models.gru.cell": "transformer"}, "models.gru.cell = 'transformer': must be one of gru, lstm, simple_rnn"),
+        ({"train.optimizer": "adamw"}, "train.optimizer = 'adamw': must be one of sgd, adam, rmsprop"),
+        ({"train.learnig_rate": 0.1}, "did you mean train.learning_rate?"),
+    ],
+)
+def test_bad_params_fail_before_any_work_and_keep_every_output(repo, change, message):
+    original = (repo / "params.yaml").read_text()
+    before = snapshot(repo)
+    try:
+        edit_params(repo, change)
+        result = dvc(repo, "repro", check=False)
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert stages_run(result) == ["validate"]
+    assert snapshot(repo) == before
+
+
+def test_a_missing_key_is_reported_with_what_is_allowed(repo):
+    original = (repo / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    del params["train"]["epochs"]
+    try:
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        result = dvc(repo, "repro", check=False)
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert result.returncode != 0 and "train.epochs: missing; must be an integer >= 1" in result.stderr
