@@ -22,6 +22,10 @@ repro: install
 test: install
 	python -m pytest
 
+# The reproducibility gate: the committed dvc.lock and metrics/ must come back bit for bit.
+check: install
+	bash .ci/reproduce
+
 bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
 

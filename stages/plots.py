@@ -39,7 +39,7 @@ def loss_figure(histories):
         axes.plot(history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{name} val_loss")
     axes.set(xlabel="epoch", ylabel="MSE", yscale="log", title="Training and validation loss")
     axes.grid(True, which="both", alpha=0.4)
-    axes.legend()
+    axes.legend(fontsize="small", ncols=2)
     return figure
 
 
@@ -52,7 +52,7 @@ def forecast_figure(signal, forecasts):
     axes.axvspan(signal["x"].iloc[0], start, color="grey", alpha=0.1, label="seed window")
     axes.set(xlabel="x", ylabel="y", title="Closed-loop forecast (each prediction fed back)")
     axes.grid(True)
-    axes.legend()
+    axes.legend(fontsize="small")
     return figure
 
 
