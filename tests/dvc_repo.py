@@ -1,0 +1,77 @@
+"""A copy of the project in a temporary git repository, driven with the real `dvc` CLI."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("gru", "lstm", "simple_rnn")
+TINY = {"signal": {"n_points": 60}, "windows": {"length": 10}, "train": {"epochs": 4}}
+OUTPUT_DIRS = ("data", "models", "metrics", "plots")
+
+
+def dvc(repo, *args, check=True, **env):
+    """Run `dvc` with this interpreter's environment first on PATH, as `make` does."""
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=repo, env=environment, capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def git(repo, *args):
+    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+
+def stages_run(result):
+    return re.findall(r"Running stage '([^']+)'", result.stdout)
+
+
+def snapshot(repo):
+    """Every output and dvc.lock, as bytes."""
+    files = [repo / "dvc.lock"] + [p for d in OUTPUT_DIRS for p in sorted((repo / d).rglob("*")) if p.is_file()]
+    return {str(p.relative_to(repo)): p.read_bytes() for p in files if p.name != ".gitignore"}
+
+
+def edit_params(repo, changes):
+    """Set dotted keys in params.yaml, e.g. {"train.epochs": 3}."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        *parents, leaf = key.split(".")
+        section = params
+        for parent in parents:
+            section = section[parent]
+        section[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def leaf_keys(mapping, prefix=""):
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from leaf_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def make_repo(repo):
+    """The project with tiny params in a new git repository at repo, reproduced once and committed."""
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "dvc.yaml", repo)
+    shutil.copy(ROOT / "params.yaml", repo)
+    shutil.copytree(ROOT / ".ci", repo / ".ci")
+    git(repo, "init", "-q")
+    git(repo, "config", "user.email", "test@example.com")
+    git(repo, "config", "user.name", "test")
+    dvc(repo, "init", "-q")
+    edit_params(repo, {f"{s}.{k}": v for s, keys in TINY.items() for k, v in keys.items()})
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tiny run")
+    return repo
