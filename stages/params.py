@@ -14,6 +14,7 @@ from stages.cli import UserError
 CELLS = ("gru", "lstm", "simple_rnn")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_WINDOW_VALUES = 100_000_000  # inputs and targets of all windows: 1.6 GB as float64
 
 
 class ParamsError(UserError):
@@ -60,8 +61,8 @@ def optional(rule):
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 
 SCHEMA = {
-    "signal": {"tau": number(above=0), "x_max_pi": number(above=0), "n_points": integer(3, 10_000_000)},
-    "windows": {"length": integer(1), "val_fraction": number(above=0, below=1)},
+    "signal": {"tau": number(above=0), "x_max_pi": number(above=0), "n_points": integer(3, 1_000_000)},
+    "windows": {"length": integer(1, 10_000), "val_fraction": number(above=0, below=1)},
     "train": {
         "epochs": integer(1),
         "batch_size": integer(1),
@@ -123,6 +124,11 @@ def _check_across(params, problems):
             "(at least one training and one validation window)"
         )
         return
+    if n_windows * length > MAX_WINDOW_VALUES:
+        problems.append(
+            f"windows.length = {length} with signal.n_points = {n_points}: {n_windows} windows of {length} "
+            f"values; (n_points - length) * length must be <= {MAX_WINDOW_VALUES:_} to fit in memory"
+        )
     val_fraction, batch_size = params["windows"]["val_fraction"], params["train"]["batch_size"]
     n_train = split_point(n_windows, val_fraction)
     if n_train == n_windows:

@@ -16,29 +16,40 @@ from stages.files import load_npz, read_input, save_npz, write_csv
 from stages.params import load_params
 
 PROGRESS_REPORTS = 10
+MAX_CHUNK = 100  # epochs per compiled call: bounds the wait for progress and for Ctrl-C
 
 
-def batch_order(n_train, epochs, batch_size, seed, shuffle):
-    """Sample indices per epoch and batch, padded to whole batches, and the mask of real samples.
+def batch_mask(n_train, batch_size):
+    """1 for real samples, 0 for the padding of the last batch; shape (n_batches, batch_size)."""
+    n_batches = -(-n_train // batch_size)
+    return (np.arange(n_batches * batch_size) < n_train).astype(np.float32).reshape(n_batches, batch_size)
 
-    Returns order of shape (epochs, n_batches, batch_size) and mask of shape (n_batches, batch_size).
+
+def epoch_orders(n_train, batch_size, seed, shuffle):
+    """Endless per-epoch sample indices, padded to whole batches: arrays of shape (n_batches, batch_size).
+
+    One seeded generator for the whole run, drawn epoch by epoch (never all epochs in memory).
     """
     rng = np.random.default_rng(seed)
-    order = np.stack([rng.permutation(n_train) if shuffle else np.arange(n_train) for _ in range(epochs)])
-    n_batches = -(-n_train // batch_size)
-    padded = np.zeros((epochs, n_batches * batch_size), dtype=np.int32)
-    padded[:, :n_train] = order
-    mask = (np.arange(n_batches * batch_size) < n_train).astype(np.float32)
-    return padded.reshape(epochs, n_batches, batch_size), mask.reshape(n_batches, batch_size)
+    padded = np.zeros(batch_mask(n_train, batch_size).size, dtype=np.int32)
+    while True:
+        padded[:n_train] = rng.permutation(n_train) if shuffle else np.arange(n_train)
+        yield padded.reshape(-1, batch_size).copy()
 
 
-def chunk_size(epochs, reports=PROGRESS_REPORTS):
-    """The largest divisor of epochs that gives at least `reports` chunks: one compiled shape."""
-    return max(d for d in range(1, max(1, epochs // reports) + 1) if epochs % d == 0)
+def chunk_size(epochs):
+    """Epochs per compiled call: the largest divisor of epochs (one compiled shape) that gives at
+    least PROGRESS_REPORTS chunks of at most MAX_CHUNK epochs."""
+    most = min(MAX_CHUNK, max(1, epochs // PROGRESS_REPORTS))
+    return max(d for d in range(1, most + 1) if epochs % d == 0)
 
 
-def fit(model, optimizer, data, order, mask, progress):
-    """Train in place; return per-epoch (loss, val_loss) arrays. Stops at the first non-finite loss."""
+def fit(model, optimizer, data, epochs, orders, mask, progress):
+    """Train in place for `epochs` epochs over `orders` (see epoch_orders) and `mask` (see batch_mask).
+
+    Returns per-epoch loss and val_loss arrays, and the first epoch whose loss is not finite (then
+    the model keeps its initial weights) or None.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -71,16 +82,18 @@ def fit(model, optimizer, data, order, mask, progress):
     optimizer.build(model.trainable_variables)
     state = ([v.value for v in model.trainable_variables], [v.value for v in optimizer.variables])
     losses, val_losses = [], []
-    step = chunk_size(len(order))
-    for start in range(0, len(order), step):
-        state, (loss, val_loss) = run_epochs(state, jnp.asarray(order[start : start + step]))
+    step = chunk_size(epochs)
+    for start in range(0, epochs, step):
+        chunk = np.stack([next(orders) for _ in range(step)])
+        state, (loss, val_loss) = run_epochs(state, jnp.asarray(chunk))
         losses.append(np.asarray(loss))
         val_losses.append(np.asarray(val_loss))
         done = start + step
         bad = ~np.isfinite(losses[-1]) | ~np.isfinite(val_losses[-1])
         if bad.any():
             return np.concatenate(losses), np.concatenate(val_losses), start + int(np.argmax(bad)) + 1
-        progress(done, len(order), float(loss[-1]), float(val_loss[-1]))
+        if done * PROGRESS_REPORTS // epochs > start * PROGRESS_REPORTS // epochs:
+            progress(done, epochs, float(loss[-1]), float(val_loss[-1]))
     for variable, value in zip(model.trainable_variables, state[0]):
         variable.assign(value)
     return np.concatenate(losses), np.concatenate(val_losses), None
@@ -97,12 +110,15 @@ def main(argv):
     keras = import_keras()
     model = build_model(keras, spec["cell"], spec["units"], data["x_train"].shape[1], train["seed"])
     optimizer = keras.optimizers.get({"class_name": train["optimizer"], "config": {"learning_rate": train["learning_rate"]}})
-    order, mask = batch_order(len(data["x_train"]), train["epochs"], train["batch_size"], train["seed"], train["shuffle"])
+    n_train = len(data["x_train"])
+    orders = epoch_orders(n_train, train["batch_size"], train["seed"], train["shuffle"])
 
     def progress(epoch, epochs, loss, val_loss):
         print(f"train@{name}: epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {loss:.3e}  val_loss {val_loss:.3e}", flush=True)
 
-    losses, val_losses, diverged_at = fit(model, optimizer, data, order, mask, progress)
+    mask = batch_mask(n_train, train["batch_size"])
+    print(f"train@{name}: {train['epochs']} epochs of {len(mask)} batches", flush=True)
+    losses, val_losses, diverged_at = fit(model, optimizer, data, train["epochs"], orders, mask, progress)
     if diverged_at is not None:
         raise UserError(
             f"train@{name} diverged: the loss is not finite at epoch {diverged_at} "

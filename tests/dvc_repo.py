@@ -35,8 +35,8 @@ def stages_run(result):
 
 def snapshot(repo):
     """Every output and dvc.lock, as bytes."""
-    files = [repo / "dvc.lock"] + [p for d in OUTPUT_DIRS for p in sorted((repo / d).rglob("*")) if p.is_file()]
-    return {str(p.relative_to(repo)): p.read_bytes() for p in files if p.name != ".gitignore"}
+    files = [repo / "dvc.lock"] + [p for d in OUTPUT_DIRS for p in sorted((repo / d).rglob("*"))]
+    return {str(p.relative_to(repo)): p.read_bytes() for p in files if p.is_file() and p.name != ".gitignore"}
 
 
 def edit_params(repo, changes):

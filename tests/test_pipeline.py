@@ -161,3 +161,24 @@ def test_a_missing_key_is_reported_with_what_is_allowed(repo):
     finally:
         (repo / "params.yaml").write_text(original)
     assert result.returncode != 0 and "train.epochs: missing; must be an integer >= 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("train.epochs=abc", "train.epochs = 'abc': must be an integer >= 1"),
+        ("train.epochs=[1,2]", "train.epochs = [1, 2]: must be an integer >= 1"),
+        ("plots.dpi='300'", "plots.dpi = '300': must be an integer from 10 to 1200"),
+    ],
+)
+def test_exp_run_set_param_values_of_the_wrong_type_fail_cleanly(repo, assignment, message):
+    original = (repo / "params.yaml").read_text()
+    before = snapshot(repo)
+    try:
+        result = dvc(repo, "exp", "run", "-S", assignment, check=False)
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert snapshot(repo) == before

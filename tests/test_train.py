@@ -1,29 +1,34 @@
 import numpy as np
 
 from stages.model import build_model, load_weights, weight_arrays
-from stages.train import batch_order, chunk_size, fit
+from stages.train import batch_mask, chunk_size, epoch_orders, fit
 
 
-def test_batch_order_covers_every_window_once_per_epoch():
-    order, mask = batch_order(n_train=23, epochs=4, batch_size=10, seed=0, shuffle=True)
+def orders_of(n_train, epochs, batch_size, seed, shuffle):
+    orders = epoch_orders(n_train, batch_size, seed, shuffle)
+    return np.stack([next(orders) for _ in range(epochs)])
+
+
+def test_epoch_orders_cover_every_window_once_per_epoch():
+    order, mask = orders_of(23, 4, 10, seed=0, shuffle=True), batch_mask(23, 10)
     assert order.shape == (4, 3, 10) and mask.shape == (3, 10)
     assert mask.sum() == 23 and mask[-1].tolist() == [1, 1, 1] + [0] * 7  # the last batch holds 3
     for epoch in order:
         assert sorted(epoch.reshape(-1)[mask.reshape(-1) == 1]) == list(range(23))
     assert not np.array_equal(order[0], order[1])  # a fresh order each epoch
-    np.testing.assert_array_equal(order, batch_order(23, 4, 10, 0, True)[0])
-    assert not np.array_equal(order, batch_order(23, 4, 10, 1, True)[0])
+    np.testing.assert_array_equal(order, orders_of(23, 4, 10, 0, True))
+    assert not np.array_equal(order, orders_of(23, 4, 10, 1, True))
 
 
-def test_batch_order_without_shuffle_is_sequential():
-    order, _ = batch_order(n_train=5, epochs=2, batch_size=2, seed=0, shuffle=False)
-    assert order[1].tolist() == [[0, 1], [2, 3], [4, 0]]
+def test_epoch_orders_without_shuffle_are_sequential():
+    assert orders_of(5, 2, 2, seed=0, shuffle=False)[1].tolist() == [[0, 1], [2, 3], [4, 0]]
 
 
 def test_chunk_size_divides_the_epochs():
     assert chunk_size(1000) == 100
     assert chunk_size(999) == 37
     assert chunk_size(7) == 1
+    assert chunk_size(1_000_000) == 100
 
 
 def sgd(keras):
@@ -41,8 +46,9 @@ def test_fit_matches_keras_fit(keras, small_windows):
         data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]),
         batch_size=10, epochs=3, shuffle=False, verbose=0,
     ).history
-    order, mask = batch_order(len(data["x_train"]), 3, 10, 0, shuffle=False)
-    losses, val_losses, diverged_at = fit(ours, sgd(keras), data, order, mask, progress=lambda *args: None)
+    n_train = len(data["x_train"])
+    orders, mask = epoch_orders(n_train, 10, 0, shuffle=False), batch_mask(n_train, 10)
+    losses, val_losses, diverged_at = fit(ours, sgd(keras), data, 3, orders, mask, progress=lambda *args: None)
     assert diverged_at is None
     np.testing.assert_allclose(losses, history["loss"], rtol=1e-5)
     np.testing.assert_allclose(val_losses, history["val_loss"], rtol=1e-5)
@@ -54,9 +60,9 @@ def test_fit_reports_progress_per_chunk_and_is_repeatable(keras, small_windows):
     runs = []
     for _ in range(2):
         model = build_model(keras, "simple_rnn", 4, 10, seed=0)
-        order, mask = batch_order(len(small_windows["x_train"]), 20, 10, 0, shuffle=True)
+        orders, mask = epoch_orders(45, 10, 0, shuffle=True), batch_mask(45, 10)
         reports = []
-        losses, _, _ = fit(model, sgd(keras), small_windows, order, mask, lambda *args: reports.append(args[:2]))
+        losses, _, _ = fit(model, sgd(keras), small_windows, 20, orders, mask, lambda *args: reports.append(args[:2]))
         runs.append((losses, weight_arrays(model)))
     assert reports == [(2 * i, 20) for i in range(1, 11)]
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
@@ -67,8 +73,8 @@ def test_fit_stops_at_the_first_non_finite_loss(keras, small_windows):
     model = build_model(keras, "simple_rnn", 4, 10, seed=0)
     before = weight_arrays(model)
     optimizer = keras.optimizers.get({"class_name": "sgd", "config": {"learning_rate": 1e12}})
-    order, mask = batch_order(len(small_windows["x_train"]), 10, 10, 0, shuffle=True)
-    losses, _, diverged_at = fit(model, optimizer, small_windows, order, mask, lambda *args: None)
+    orders, mask = epoch_orders(45, 10, 0, shuffle=True), batch_mask(45, 10)
+    losses, _, diverged_at = fit(model, optimizer, small_windows, 10, orders, mask, lambda *args: None)
     assert diverged_at is not None and 1 <= diverged_at <= 10
     assert not np.isfinite(losses[diverged_at - 1]) and np.isfinite(losses[: diverged_at - 1]).all()
     assert all(np.array_equal(before[k], v) for k, v in weight_arrays(model).items())

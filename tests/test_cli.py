@@ -1,0 +1,98 @@
+"""Stages run as commands, outside DVC: user mistakes and interrupts end in one short message,
+and the previous outputs stay byte-identical."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.dvc_repo import ROOT, edit_params, snapshot
+
+TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru.csv"]
+FORECAST = ["gru", "data/signal.csv", "data/windows.npz", "models/gru", "metrics/forecast/gru.csv", "metrics/one_step/gru.csv"]
+
+
+def stage(workdir, name, *args, wait=True):
+    command = [sys.executable, "-m", f"stages.{name}", *args]
+    environment = {**os.environ, "PYTHONPATH": str(workdir)}
+    if not wait:
+        return subprocess.Popen(command, cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project directory with tiny params whose gru has been trained and forecast once."""
+    directory = tmp_path_factory.mktemp("trained")
+    shutil.copytree(ROOT / "stages", directory / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "params.yaml", directory)
+    edit_params(directory, {"signal.n_points": 60, "windows.length": 10, "train.epochs": 2, "models.gru.units": 8})
+    for name, args in [("generate", ["data/signal.csv"]), ("windows", ["data/signal.csv", "data/windows.npz"]),
+                       ("train", TRAIN), ("forecast", FORECAST)]:
+        assert stage(directory, name, *args).returncode == 0
+    return directory
+
+
+@pytest.fixture
+def workdir(trained, tmp_path):
+    """A fresh copy of `trained` for one test to damage."""
+    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def assert_clean_failure(result, *phrases):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_training_exits_cleanly_and_keeps_the_last_outputs(workdir, signum):
+    before = snapshot(workdir)
+    edit_params(workdir, {"train.epochs": 1_000_000})
+    process = stage(workdir, "train", *TRAIN, wait=False)
+    assert "1000000 epochs" in process.stdout.readline()  # the model is built, training starts
+    time.sleep(1)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert snapshot(workdir) == before
+    assert not [p for p in Path(workdir).rglob("*.tmp")]
+
+
+def test_a_diverging_training_names_model_epoch_and_setting(workdir):
+    before = snapshot(workdir)
+    edit_params(workdir, {"train.learning_rate": 1e12, "train.epochs": 20})
+    result = stage(workdir, "train", *TRAIN)
+    assert_clean_failure(result, "train@gru diverged", "at epoch", "train.learning_rate = 1000000000000.0")
+    assert snapshot(workdir) == before
+
+
+def test_weights_of_another_architecture_name_the_stage_to_rerun(workdir):
+    edit_params(workdir, {"models.gru.units": 16})
+    result = stage(workdir, "forecast", *FORECAST)
+    assert_clean_failure(result, "models/gru/weights.npz holds weights of another model", "dvc repro train@gru")
+
+
+def test_a_missing_input_names_the_stage_that_makes_it(workdir):
+    (workdir / "data/windows.npz").unlink()
+    assert_clean_failure(stage(workdir, "train", *TRAIN), "data/windows.npz is missing", "dvc repro windows")
+
+
+def test_a_truncated_input_names_the_stage_to_rerun(workdir):
+    weights = workdir / "models/gru/weights.npz"
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert_clean_failure(stage(workdir, "forecast", *FORECAST), "models/gru/weights.npz cannot be read", "dvc repro --force train@gru")
+
+
+def test_bad_params_stop_a_stage_run_directly_before_it_writes(workdir):
+    before = snapshot(workdir)
+    edit_params(workdir, {"train.epochs": "many"})
+    assert_clean_failure(stage(workdir, "train", *TRAIN), "train.epochs = 'many': must be an integer >= 1")
+    assert snapshot(workdir) == before
