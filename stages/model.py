@@ -9,24 +9,24 @@ import numpy as np
 from stages.cli import UserError
 
 LAYERS = {"gru": "GRU", "lstm": "LSTM", "simple_rnn": "SimpleRNN"}
-BACKEND = "jax"
 
-# Pinned before the backend is imported: thread pools and oneDNN kernels change float results.
+# Pinned before the backend is imported: thread pools, oneDNN kernels and non-deterministic
+# TensorFlow ops change float results.
 _ENVIRONMENT = {
-    "KERAS_BACKEND": BACKEND,
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "TF_ENABLE_ONEDNN_OPTS": "0",
+    "TF_DETERMINISTIC_OPS": "1",
 }
 
 
-def import_keras():
-    """Keras on the pinned backend, with the environment that makes its results repeatable."""
-    os.environ.update(_ENVIRONMENT)
+def import_keras(backend="jax"):
+    """Keras on `backend` (jax or tensorflow), with the environment that makes its results repeatable."""
+    os.environ.update(_ENVIRONMENT, KERAS_BACKEND=backend)
     import keras
 
-    if keras.backend.backend() != BACKEND:
-        raise RuntimeError(f"Keras was imported on {keras.backend.backend()} before {BACKEND} was selected")
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"Keras was imported on {keras.backend.backend()} before {backend} was selected")
     return keras
 
 

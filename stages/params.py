@@ -13,6 +13,7 @@ from stages.cli import UserError
 
 CELLS = ("gru", "lstm", "simple_rnn")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+BACKENDS = ("jax", "tensorflow")
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_WINDOW_VALUES = 100_000_000  # inputs and targets of all windows: 1.6 GB as float64
 
@@ -64,6 +65,7 @@ SCHEMA = {
     "signal": {"tau": number(above=0), "x_max_pi": number(above=0), "n_points": integer(3, 1_000_000)},
     "windows": {"length": integer(1, 10_000), "val_fraction": number(above=0, below=1)},
     "train": {
+        "backend": choice(BACKENDS),
         "epochs": integer(1),
         "batch_size": integer(1),
         "optimizer": choice(OPTIMIZERS),

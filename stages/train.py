@@ -47,15 +47,35 @@ def chunk_size(epochs):
 def fit(model, optimizer, data, epochs, orders, mask, progress):
     """Train in place for `epochs` epochs over `orders` (see epoch_orders) and `mask` (see batch_mask).
 
-    Returns per-epoch loss and val_loss arrays, and the first epoch whose loss is not finite (then
-    the model keeps its initial weights) or None.
+    Returns per-epoch loss and val_loss arrays, and the first epoch whose loss is not finite, or None.
     """
+    import keras
+
+    trainer = jax_trainer if keras.backend.backend() == "jax" else tensorflow_trainer
+    run_epochs, keep_weights = trainer(model, optimizer, data, mask)
+    losses, val_losses = [], []
+    step = chunk_size(epochs)
+    for start in range(0, epochs, step):
+        loss, val_loss = run_epochs(np.stack([next(orders) for _ in range(step)]))
+        losses.append(loss)
+        val_losses.append(val_loss)
+        bad = ~np.isfinite(loss) | ~np.isfinite(val_loss)
+        if bad.any():
+            return np.concatenate(losses), np.concatenate(val_losses), start + int(np.argmax(bad)) + 1
+        done = start + step
+        if done * PROGRESS_REPORTS // epochs > start * PROGRESS_REPORTS // epochs:
+            progress(done, epochs, float(loss[-1]), float(val_loss[-1]))
+    keep_weights()
+    return np.concatenate(losses), np.concatenate(val_losses), None
+
+
+def jax_trainer(model, optimizer, data, mask):
+    """run_epochs(chunk of epoch orders) -> (loss, val_loss) per epoch, as one pure jitted function."""
     import jax
     import jax.numpy as jnp
 
     x_train, y_train, x_val, y_val = (jnp.asarray(data[k], jnp.float32) for k in ("x_train", "y_train", "x_val", "y_val"))
     mask = jnp.asarray(mask)
-    n_train = x_train.shape[0]
     non_trainable = [v.value for v in model.non_trainable_variables]
 
     def squared_errors(trainable, x, y):
@@ -74,29 +94,60 @@ def fit(model, optimizer, data, epochs, orders, mask, progress):
 
     def epoch(state, epoch_order):
         state, error_sums = jax.lax.scan(batch_step, state, (epoch_order, mask))
-        val_loss = jnp.mean(squared_errors(state[0], x_val, y_val))
-        return state, (jnp.sum(error_sums) / n_train, val_loss)
+        return state, (jnp.sum(error_sums) / len(x_train), jnp.mean(squared_errors(state[0], x_val, y_val)))
 
-    run_epochs = jax.jit(lambda state, chunk: jax.lax.scan(epoch, state, chunk))
-
+    scan_epochs = jax.jit(lambda state, chunk: jax.lax.scan(epoch, state, chunk))
     optimizer.build(model.trainable_variables)
     state = ([v.value for v in model.trainable_variables], [v.value for v in optimizer.variables])
-    losses, val_losses = [], []
-    step = chunk_size(epochs)
-    for start in range(0, epochs, step):
-        chunk = np.stack([next(orders) for _ in range(step)])
-        state, (loss, val_loss) = run_epochs(state, jnp.asarray(chunk))
-        losses.append(np.asarray(loss))
-        val_losses.append(np.asarray(val_loss))
-        done = start + step
-        bad = ~np.isfinite(losses[-1]) | ~np.isfinite(val_losses[-1])
-        if bad.any():
-            return np.concatenate(losses), np.concatenate(val_losses), start + int(np.argmax(bad)) + 1
-        if done * PROGRESS_REPORTS // epochs > start * PROGRESS_REPORTS // epochs:
-            progress(done, epochs, float(loss[-1]), float(val_loss[-1]))
-    for variable, value in zip(model.trainable_variables, state[0]):
-        variable.assign(value)
-    return np.concatenate(losses), np.concatenate(val_losses), None
+
+    def run_epochs(chunk):
+        nonlocal state
+        state, (loss, val_loss) = scan_epochs(state, jnp.asarray(chunk))
+        return np.asarray(loss), np.asarray(val_loss)
+
+    def keep_weights():
+        for variable, value in zip(model.trainable_variables, state[0]):
+            variable.assign(value)
+
+    return run_epochs, keep_weights
+
+
+def tensorflow_trainer(model, optimizer, data, mask):
+    """The same epochs on TensorFlow (whose optimizers are stateful): one XLA-compiled tf.function."""
+    import tensorflow as tf
+
+    x_train, y_train, x_val, y_val = (tf.constant(data[k], tf.float32) for k in ("x_train", "y_train", "x_val", "y_val"))
+    mask = tf.constant(mask)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+
+    def squared_errors(x, y):
+        return tf.reduce_mean(tf.square(model(x) - y), axis=[1, 2])
+
+    def batch_step(indices, weights):
+        with tf.GradientTape() as tape:
+            errors = squared_errors(tf.gather(x_train, indices), tf.gather(y_train, indices)) * weights
+            loss = tf.reduce_sum(errors) / tf.reduce_sum(weights)
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return tf.reduce_sum(errors)
+
+    @tf.function(jit_compile=True)
+    def scan_epochs(chunk):
+        losses = tf.TensorArray(tf.float32, size=chunk.shape[0])
+        val_losses = tf.TensorArray(tf.float32, size=chunk.shape[0])
+        for e in tf.range(chunk.shape[0]):
+            error_sum = tf.constant(0.0)
+            for b in tf.range(mask.shape[0]):
+                error_sum += batch_step(chunk[e, b], mask[b])
+            losses = losses.write(e, error_sum / len(x_train))
+            val_losses = val_losses.write(e, tf.reduce_mean(squared_errors(x_val, y_val)))
+        return losses.stack(), val_losses.stack()
+
+    def run_epochs(chunk):
+        loss, val_loss = scan_epochs(tf.constant(chunk))
+        return loss.numpy(), val_loss.numpy()
+
+    return run_epochs, lambda: None
 
 
 def main(argv):
@@ -107,7 +158,7 @@ def main(argv):
 
     from stages.model import build_model, import_keras, weight_arrays
 
-    keras = import_keras()
+    keras = import_keras(train["backend"])
     model = build_model(keras, spec["cell"], spec["units"], data["x_train"].shape[1], train["seed"])
     optimizer = keras.optimizers.get({"class_name": train["optimizer"], "config": {"learning_rate": train["learning_rate"]}})
     n_train = len(data["x_train"])

@@ -15,10 +15,12 @@ def default_params():
 
 @pytest.fixture(scope="session")
 def keras():
-    """Keras on the pipeline's backend, configured as the stages configure it."""
+    """Keras configured as the stages configure it, on $TEST_BACKEND (default: jax)."""
+    import os
+
     from stages.model import import_keras
 
-    return import_keras()
+    return import_keras(os.environ.get("TEST_BACKEND", "jax"))
 
 
 @pytest.fixture(scope="session")

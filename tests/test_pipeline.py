@@ -58,7 +58,7 @@ DIRECTLY_STALE = {
     "signal.n_points": {"generate", *(f"forecast@{m}" for m in MODELS)},
     "windows.length": {"windows", *(f"forecast@{m}" for m in MODELS)},
     "windows.val_fraction": {"windows"},
-    **{f"train.{k}": {f"train@{m}" for m in MODELS} for k in ("epochs", "batch_size", "optimizer", "learning_rate", "seed", "shuffle")},
+    **{f"train.{k}": {f"train@{m}" for m in MODELS} for k in ("backend", "epochs", "batch_size", "optimizer", "learning_rate", "seed", "shuffle")},
     **PER_MODEL,
     "forecast.horizon": {f"forecast@{m}" for m in MODELS},
     "evaluate.error_threshold": {"evaluate", "plots"},
@@ -73,7 +73,11 @@ DOWNSTREAM = {
     "evaluate": set(),
     "plots": set(),
 }
-OTHER_VALUE = {"cell": {"gru": "lstm", "lstm": "gru", "simple_rnn": "gru"}, "optimizer": {"sgd": "adam"}}
+OTHER_VALUE = {
+    "cell": {"gru": "lstm", "lstm": "gru", "simple_rnn": "gru"},
+    "optimizer": {"sgd": "adam"},
+    "backend": {"jax": "tensorflow"},
+}
 
 
 def other_value(key, value):
@@ -123,6 +127,21 @@ def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected)
         (repo / "params.yaml").write_text(original)
         dvc(repo, "repro")  # restores the committed outputs from the run cache
     assert "up to date" in dvc(repo, "status").stdout
+
+
+def test_models_trained_on_tensorflow_forecast_on_jax(repo):
+    original = (repo / "params.yaml").read_text()
+    try:
+        edit_params(repo, {"train.backend": "tensorflow"})
+        result = dvc(repo, "repro")
+        metrics = json.loads((repo / "metrics/metrics.json").read_text())
+    finally:
+        (repo / "params.yaml").write_text(original)
+        dvc(repo, "repro")
+    assert set(stages_run(result)) == {"validate", "evaluate", "plots"} | {f"{s}@{m}" for s in ("train", "forecast") for m in MODELS}
+    for name in MODELS:
+        assert metrics[name]["n_params"] == [5201, 6761, 1721][MODELS.index(name)]
+        assert 0 < metrics[name]["train_loss"] < 1 and 0 < metrics[name]["rmse"] < 10
 
 
 @pytest.mark.parametrize(

