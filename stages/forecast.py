@@ -13,17 +13,27 @@ from stages.files import load_npz, read_input, write_csv
 from stages.params import load_params
 
 
+def next_sample(model):
+    """A pure function: windows of shape (n, L) -> the model's prediction of the sample after each."""
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+
+    def predict(windows):
+        prediction, _ = model.stateless_call(trainable, non_trainable, windows[:, :, None])
+        return prediction[:, -1, 0]
+
+    return predict
+
+
 def closed_loop(model, start, horizon):
     """Predict `horizon` samples after the window `start`, each fed back as the newest input."""
     import jax
     import jax.numpy as jnp
 
-    trainable = [v.value for v in model.trainable_variables]
-    non_trainable = [v.value for v in model.non_trainable_variables]
+    predict = next_sample(model)
 
     def step(window, _):
-        prediction, _ = model.stateless_call(trainable, non_trainable, window[None, :, None])
-        following = prediction[0, -1, 0]
+        following = predict(window[None])[0]
         return jnp.append(window[1:], following), following
 
     loop = jax.jit(lambda window: jax.lax.scan(step, window, length=horizon)[1])
@@ -31,8 +41,10 @@ def closed_loop(model, start, horizon):
 
 
 def one_step(model, inputs):
-    """Teacher-forced prediction of the sample after each window (its last output)."""
-    return np.asarray(model(inputs.astype(np.float32)), dtype=np.float64)[:, -1, 0]
+    """Teacher-forced prediction of the sample after each window of inputs (n, L, 1)."""
+    import jax
+
+    return np.asarray(jax.jit(next_sample(model))(inputs[..., 0].astype(np.float32)), dtype=np.float64)
 
 
 def forecast_table(signal, length, predictions):

@@ -18,11 +18,22 @@ _ENVIRONMENT = {
     "TF_ENABLE_ONEDNN_OPTS": "0",
     "TF_DETERMINISTIC_OPS": "1",
 }
+_COMPILATION_CACHE = {
+    "JAX_COMPILATION_CACHE_DIR": os.path.abspath(".cache/jax"),
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+}
 
 
 def import_keras(backend="jax"):
-    """Keras on `backend` (jax or tensorflow), with the environment that makes its results repeatable."""
+    """Keras on `backend` (jax or tensorflow), with the environment that makes its results repeatable.
+
+    JAX keeps compiled XLA programs in .cache/jax, so that stage processes after the first skip
+    most compilation (the same program either way, so the same results).
+    """
     os.environ.update(_ENVIRONMENT, KERAS_BACKEND=backend)
+    for name, value in _COMPILATION_CACHE.items():
+        os.environ.setdefault(name, value)
     import keras
 
     if keras.backend.backend() != backend:
