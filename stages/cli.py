@@ -1,4 +1,5 @@
 """Running a stage as a command: user mistakes end in one clear message, never a traceback."""
+
 import signal
 import sys
 

@@ -2,6 +2,7 @@
 
 Needs no model framework: parameter counts come from the saved weight arrays.
 """
+
 import numpy as np
 import pandas as pd
 

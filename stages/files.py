@@ -4,6 +4,7 @@ Every writer renders the whole file in memory, writes it beside the target and r
 place, so an interrupted stage leaves either the old file or the new one. Formats carry no
 timestamps, absolute paths or dict-order drift.
 """
+
 import io
 import json
 import os

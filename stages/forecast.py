@@ -5,6 +5,7 @@ sample from the last L values, append it, repeat. Step k predicts y[L + k] and i
 sample (the tutorial plots it one position early, at k + L - 1). The whole loop is one compiled
 XLA call instead of one `model.predict` per step.
 """
+
 import numpy as np
 import pandas as pd
 
@@ -51,7 +52,9 @@ def forecast_table(signal, length, predictions):
     """step, x, truth, prediction; step k predicts sample length + k."""
     samples = signal.iloc[length + 1 : length + 1 + len(predictions)]
     steps = np.arange(1, len(predictions) + 1)
-    return pd.DataFrame({"step": steps, "x": samples["x"].to_numpy(), "truth": samples["y"].to_numpy(), "prediction": predictions})
+    return pd.DataFrame(
+        {"step": steps, "x": samples["x"].to_numpy(), "truth": samples["y"].to_numpy(), "prediction": predictions}
+    )
 
 
 def one_step_table(signal, length, predictions):

@@ -1,4 +1,5 @@
 """Stage `generate`: the damped oscillation y = exp(-x/tau) cos(x) on x in [0, x_max_pi * pi]."""
+
 import numpy as np
 import pandas as pd
 

@@ -2,6 +2,7 @@
 
 Only the stages that train or run a model import this module (it imports Keras and its backend).
 """
+
 import os
 
 import numpy as np

@@ -2,6 +2,7 @@
 
 All problems are reported at once, each naming the key, the value and what is allowed.
 """
+
 import difflib
 import math
 import re

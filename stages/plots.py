@@ -3,6 +3,7 @@
 PNGs are saved without the Software/version tag, so the bytes depend on data, code and the
 pinned matplotlib only.
 """
+
 import io
 
 import matplotlib

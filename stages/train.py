@@ -6,7 +6,6 @@ smaller, the epoch's loss the sample-weighted mean of its batch losses, val_loss
 weights of the epoch. Unlike `fit`, a whole chunk of epochs runs as one compiled XLA call, so
 the framework's per-step and per-epoch overhead is paid ~10 times instead of 17,000.
 """
-import sys
 
 import numpy as np
 import pandas as pd
@@ -74,7 +73,9 @@ def jax_trainer(model, optimizer, data, mask):
     import jax
     import jax.numpy as jnp
 
-    x_train, y_train, x_val, y_val = (jnp.asarray(data[k], jnp.float32) for k in ("x_train", "y_train", "x_val", "y_val"))
+    x_train, y_train, x_val, y_val = (
+        jnp.asarray(data[k], jnp.float32) for k in ("x_train", "y_train", "x_val", "y_val")
+    )
     mask = jnp.asarray(mask)
     non_trainable = [v.value for v in model.non_trainable_variables]
 
@@ -116,7 +117,9 @@ def tensorflow_trainer(model, optimizer, data, mask):
     """The same epochs on TensorFlow (whose optimizers are stateful): one XLA-compiled tf.function."""
     import tensorflow as tf
 
-    x_train, y_train, x_val, y_val = (tf.constant(data[k], tf.float32) for k in ("x_train", "y_train", "x_val", "y_val"))
+    x_train, y_train, x_val, y_val = (
+        tf.constant(data[k], tf.float32) for k in ("x_train", "y_train", "x_val", "y_val")
+    )
     mask = tf.constant(mask)
     variables = model.trainable_variables
     optimizer.build(variables)
@@ -160,12 +163,17 @@ def main(argv):
 
     keras = import_keras(train["backend"])
     model = build_model(keras, spec["cell"], spec["units"], data["x_train"].shape[1], train["seed"])
-    optimizer = keras.optimizers.get({"class_name": train["optimizer"], "config": {"learning_rate": train["learning_rate"]}})
+    optimizer = keras.optimizers.get(
+        {"class_name": train["optimizer"], "config": {"learning_rate": train["learning_rate"]}}
+    )
     n_train = len(data["x_train"])
     orders = epoch_orders(n_train, train["batch_size"], train["seed"], train["shuffle"])
 
     def progress(epoch, epochs, loss, val_loss):
-        print(f"train@{name}: epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {loss:.3e}  val_loss {val_loss:.3e}", flush=True)
+        print(
+            f"train@{name}: epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {loss:.3e}  val_loss {val_loss:.3e}",
+            flush=True,
+        )
 
     mask = batch_mask(n_train, train["batch_size"])
     print(f"train@{name}: {train['epochs']} epochs of {len(mask)} batches", flush=True)

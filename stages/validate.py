@@ -4,6 +4,7 @@ DVC removes a stage's outputs just before running it, so a check inside each sta
 too late to keep the last good run. This stage is upstream of all others; its output never changes
 while params are valid, so it never makes another stage re-run.
 """
+
 from stages.cli import run
 from stages.files import write_text
 from stages.params import load_params

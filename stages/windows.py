@@ -3,6 +3,7 @@
 Window i has inputs y[i:i+L] and targets y[i+1:i+L+1]; the last val_fraction of windows validate,
 as Keras' `validation_split` does.
 """
+
 import numpy as np
 import pandas as pd
 

@@ -1,4 +1,5 @@
 """A copy of the project in a temporary git repository, driven with the real `dvc` CLI."""
+
 import os
 import re
 import shutil

@@ -1,5 +1,6 @@
 """Stages run as commands, outside DVC: user mistakes and interrupts end in one short message,
 and the previous outputs stay byte-identical."""
+
 import os
 import shutil
 import signal
@@ -13,14 +14,23 @@ import pytest
 from tests.dvc_repo import ROOT, edit_params, snapshot
 
 TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru.csv"]
-FORECAST = ["gru", "data/signal.csv", "data/windows.npz", "models/gru", "metrics/forecast/gru.csv", "metrics/one_step/gru.csv"]
+FORECAST = [
+    "gru",
+    "data/signal.csv",
+    "data/windows.npz",
+    "models/gru",
+    "metrics/forecast/gru.csv",
+    "metrics/one_step/gru.csv",
+]
 
 
 def stage(workdir, name, *args, wait=True):
     command = [sys.executable, "-m", f"stages.{name}", *args]
     environment = {**os.environ, "PYTHONPATH": str(workdir)}
     if not wait:
-        return subprocess.Popen(command, cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            command, cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     return subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True)
 
 
@@ -31,8 +41,12 @@ def trained(tmp_path_factory):
     shutil.copytree(ROOT / "stages", directory / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "params.yaml", directory)
     edit_params(directory, {"signal.n_points": 60, "windows.length": 10, "train.epochs": 2, "models.gru.units": 8})
-    for name, args in [("generate", ["data/signal.csv"]), ("windows", ["data/signal.csv", "data/windows.npz"]),
-                       ("train", TRAIN), ("forecast", FORECAST)]:
+    for name, args in [
+        ("generate", ["data/signal.csv"]),
+        ("windows", ["data/signal.csv", "data/windows.npz"]),
+        ("train", TRAIN),
+        ("forecast", FORECAST),
+    ]:
         assert stage(directory, name, *args).returncode == 0
     return directory
 
@@ -88,7 +102,9 @@ def test_a_missing_input_names_the_stage_that_makes_it(workdir):
 def test_a_truncated_input_names_the_stage_to_rerun(workdir):
     weights = workdir / "models/gru/weights.npz"
     weights.write_bytes(weights.read_bytes()[:100])
-    assert_clean_failure(stage(workdir, "forecast", *FORECAST), "models/gru/weights.npz cannot be read", "dvc repro --force train@gru")
+    assert_clean_failure(
+        stage(workdir, "forecast", *FORECAST), "models/gru/weights.npz cannot be read", "dvc repro --force train@gru"
+    )
 
 
 def test_bad_params_stop_a_stage_run_directly_before_it_writes(workdir):

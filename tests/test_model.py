@@ -16,7 +16,16 @@ def test_weights_depend_on_the_seed_only_not_on_what_was_built_before(keras):
     keras.random.normal((2,))  # global random state moves on
     again = weight_arrays(build_model(keras, "gru", 8, 20, seed=3))
     other = weight_arrays(build_model(keras, "gru", 8, 20, seed=4))
-    assert sorted(first) == [f"gru/{name}" for name in ("head/bias", "head/kernel", "rnn/gru_cell/bias", "rnn/gru_cell/kernel", "rnn/gru_cell/recurrent_kernel")]
+    assert sorted(first) == [
+        f"gru/{name}"
+        for name in (
+            "head/bias",
+            "head/kernel",
+            "rnn/gru_cell/bias",
+            "rnn/gru_cell/kernel",
+            "rnn/gru_cell/recurrent_kernel",
+        )
+    ]
     assert all(np.array_equal(first[k], again[k]) for k in first)
     assert not np.array_equal(first["gru/rnn/gru_cell/kernel"], other["gru/rnn/gru_cell/kernel"])
 

@@ -36,9 +36,7 @@ def test_a_bad_value_names_key_value_and_what_is_allowed(default_params, section
 
 def test_unknown_cell_in_a_model(default_params):
     default_params["models"]["gru"]["cell"] = "transformer"
-    assert validate(default_params) == [
-        "models.gru.cell = 'transformer': must be one of gru, lstm, simple_rnn"
-    ]
+    assert validate(default_params) == ["models.gru.cell = 'transformer': must be one of gru, lstm, simple_rnn"]
 
 
 def test_missing_key_and_unknown_key_with_suggestion(default_params):
@@ -70,7 +68,10 @@ def test_model_names_must_be_usable_as_file_and_stage_names(default_params):
         ({("windows", "val_fraction"): 0.999}, "windows.val_fraction = 0.999: leaves no training window out of 180"),
         ({("train", "batch_size"): 163}, "train.batch_size = 163: must be <= the 162 training windows"),
         ({("forecast", "horizon"): 180}, "forecast.horizon = 180: must be null or <= 179"),
-        ({("signal", "n_points"): 1_000_000, ("windows", "length"): 5_000}, "windows.length = 5000 with signal.n_points"),
+        (
+            {("signal", "n_points"): 1_000_000, ("windows", "length"): 5_000},
+            "windows.length = 5000 with signal.n_points",
+        ),
     ],
 )
 def test_rules_across_sections(default_params, changes, expected_start):

@@ -1,4 +1,5 @@
 """Random edits to params.yaml end in success or in a clean validation error, never a traceback."""
+
 import copy
 import math
 import sys

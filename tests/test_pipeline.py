@@ -1,11 +1,11 @@
 """The real `dvc` CLI on a copy of the project in a temporary git repository, with tiny settings."""
+
 import json
 
 import pytest
 import yaml
 
 from tests.dvc_repo import MODELS, dvc, edit_params, leaf_keys, make_repo, snapshot, stages_run
-
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,16 @@ def test_repro_writes_every_output(repo):
     assert list(metrics) == list(MODELS)
     assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
     for name in MODELS:
-        keys = {"n_params", "train_loss", "val_loss", "rmse", "mae", "max_abs_error", "one_step_val_rmse", "valid_steps"}
+        keys = {
+            "n_params",
+            "train_loss",
+            "val_loss",
+            "rmse",
+            "mae",
+            "max_abs_error",
+            "one_step_val_rmse",
+            "valid_steps",
+        }
         assert set(metrics[name]) == keys
         history = (repo / f"metrics/history/{name}.csv").read_text().splitlines()
         assert history[0] == "epoch,loss,val_loss" and len(history) == 1 + 4
@@ -51,14 +60,19 @@ def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
 # Stages each params key makes stale directly (`dvc status`). `validate` reads the whole file, so
 # every key makes it stale too; its output never changes while params are valid, so it never
 # makes anything downstream re-run (test_a_params_change_reruns_exactly_the_stale_stages).
-PER_MODEL = {f"models.{m}.{k}": {f"train@{m}", f"forecast@{m}", "evaluate", "plots"} for m in MODELS for k in ("cell", "units")}
+PER_MODEL = {
+    f"models.{m}.{k}": {f"train@{m}", f"forecast@{m}", "evaluate", "plots"} for m in MODELS for k in ("cell", "units")
+}
 DIRECTLY_STALE = {
     "signal.tau": {"generate"},
     "signal.x_max_pi": {"generate"},
     "signal.n_points": {"generate", *(f"forecast@{m}" for m in MODELS)},
     "windows.length": {"windows", *(f"forecast@{m}" for m in MODELS)},
     "windows.val_fraction": {"windows"},
-    **{f"train.{k}": {f"train@{m}" for m in MODELS} for k in ("backend", "epochs", "batch_size", "optimizer", "learning_rate", "seed", "shuffle")},
+    **{
+        f"train.{k}": {f"train@{m}" for m in MODELS}
+        for k in ("backend", "epochs", "batch_size", "optimizer", "learning_rate", "seed", "shuffle")
+    },
     **PER_MODEL,
     "forecast.horizon": {f"forecast@{m}" for m in MODELS},
     "evaluate.error_threshold": {"evaluate", "plots"},
@@ -138,7 +152,9 @@ def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     finally:
         (repo / "params.yaml").write_text(original)
         dvc(repo, "repro")
-    assert set(stages_run(result)) == {"validate", "evaluate", "plots"} | {f"{s}@{m}" for s in ("train", "forecast") for m in MODELS}
+    assert set(stages_run(result)) == {"validate", "evaluate", "plots"} | {
+        f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
+    }
     for name in MODELS:
         assert metrics[name]["n_params"] == [5201, 6761, 1721][MODELS.index(name)]
         assert 0 < metrics[name]["train_loss"] < 1 and 0 < metrics[name]["rmse"] < 10

@@ -1,4 +1,5 @@
 """The reproducibility gate (.ci/reproduce, `make check`) on a fresh clone of a tiny project."""
+
 import json
 import os
 import subprocess

@@ -47,8 +47,13 @@ def test_fit_matches_keras_fit(keras, small_windows):
     reference.compile(loss="mean_squared_error", optimizer=sgd(keras))
     data = small_windows
     history = reference.fit(
-        data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]),
-        batch_size=10, epochs=3, shuffle=False, verbose=0,
+        data["x_train"],
+        data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        batch_size=10,
+        epochs=3,
+        shuffle=False,
+        verbose=0,
     ).history
     n_train = len(data["x_train"])
     orders, mask = epoch_orders(n_train, 10, 0, shuffle=False), batch_mask(n_train, 10)
@@ -86,6 +91,8 @@ def test_the_tensorflow_trainer_passes_the_same_tests():
     """The tests above, on train.backend=tensorflow (a process can hold one Keras backend only)."""
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "fit_"],
-        env={**os.environ, "TEST_BACKEND": "tensorflow"}, capture_output=True, text=True,
+        env={**os.environ, "TEST_BACKEND": "tensorflow"},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0 and "3 passed" in result.stdout, result.stdout + result.stderr
