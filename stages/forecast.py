@@ -84,7 +84,7 @@ def main(argv):
     from stages.model import build_model, import_keras, load_weights
 
     keras = import_keras()
-    model = build_model(keras, spec["cell"], spec["units"], length, seed=0)
+    model = build_model(keras, spec["cell"], spec["units"], length)
     load_weights(model, weights, weights_path, f"train@{name}")
     start = signal["y"].to_numpy()[1 : length + 1]
     write_csv(forecast_path, forecast_table(signal, length, closed_loop(model, start, horizon)))

@@ -42,22 +42,23 @@ def import_keras(backend="jax"):
     return keras
 
 
-def build_model(keras, cell, units, length, seed):
+def build_model(keras, cell, units, length, seed=None):
     """cell(units, return_sequences=True) + Dense(1), the tutorial's network, its weights drawn from seed.
 
     Each initializer gets its own seed instead of `keras.utils.set_random_seed`: the weights then
     depend on nothing global (not on what was built before), and Keras' global seeding would
-    import TensorFlow (seconds) even on the JAX backend.
+    import TensorFlow (seconds) even on the JAX backend. seed=None gives zero weights, for a model
+    whose weights are loaded next: it skips compiling the random initializers (~0.8 s).
     """
     init = keras.initializers
-    rnn = getattr(keras.layers, LAYERS[cell])(
-        units,
-        return_sequences=True,
-        kernel_initializer=init.GlorotUniform(seed=seed),
-        recurrent_initializer=init.Orthogonal(seed=seed + 1),
-        name="rnn",
-    )
-    head = keras.layers.Dense(1, kernel_initializer=init.GlorotUniform(seed=seed + 2), name="head")
+    if seed is None:
+        kernel, recurrent, head_kernel = init.Zeros(), init.Zeros(), init.Zeros()
+    else:
+        kernel, recurrent = init.GlorotUniform(seed=seed), init.Orthogonal(seed=seed + 1)
+        head_kernel = init.GlorotUniform(seed=seed + 2)
+    layer = getattr(keras.layers, LAYERS[cell])
+    rnn = layer(units, return_sequences=True, kernel_initializer=kernel, recurrent_initializer=recurrent, name="rnn")
+    head = keras.layers.Dense(1, kernel_initializer=head_kernel, name="head")
     return keras.Sequential([keras.Input((length, 1)), rnn, head], name=cell)
 
 

@@ -32,7 +32,7 @@ def test_weights_depend_on_the_seed_only_not_on_what_was_built_before(keras):
 
 def test_load_weights_round_trip(keras):
     source = build_model(keras, "lstm", 8, 20, seed=1)
-    target = build_model(keras, "lstm", 8, 20, seed=2)
+    target = build_model(keras, "lstm", 8, 20)  # zero weights, as the forecast stage builds it
     load_weights(target, weight_arrays(source), "models/lstm/weights.npz", "train@lstm")
     x = np.linspace(0, 1, 20, dtype=np.float32).reshape(1, 20, 1)
     np.testing.assert_array_equal(np.asarray(source(x)), np.asarray(target(x)))
