@@ -63,7 +63,7 @@ def read_input(path, reader, stage):
         return reader(path)
     except FileNotFoundError:
         raise UserError(f"{path} is missing; re-run the stage that makes it: dvc repro {stage}") from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise UserError(
             f"{path} cannot be read ({type(error).__name__}: {error}); re-run: dvc repro --force {stage}"
         ) from None

@@ -21,7 +21,6 @@ MAX_WINDOW_VALUES = 100_000_000  # inputs and targets of all windows: 1.6 GB as 
 
 class ParamsError(UserError):
     def __init__(self, path, problems):
-        self.problems = problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
         super().__init__(f"{path} is not valid ({len(problems)} problem(s)):\n{lines}")
 
@@ -87,10 +86,11 @@ def split_point(n_windows, val_fraction):
     return int(math.floor(n_windows * (1.0 - val_fraction)))
 
 
-def _unknown(key, known):
-    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], known, n=1)
-    hint = f" (did you mean {key.rsplit('.', 1)[0] + '.' if '.' in key else ''}{close[0]}?)" if close else ""
-    return f"{key}: unknown key{hint}; allowed: {', '.join(known)}"
+def _unknown(prefix, key, known):
+    """An unknown key, with the closest known one: prefix is "train." for a key in train, "" at the top."""
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+    return f"{prefix}{key}: unknown key{hint}; allowed: {', '.join(known)}"
 
 
 def _check_section(prefix, section, schema, problems):
@@ -99,7 +99,7 @@ def _check_section(prefix, section, schema, problems):
         return
     for key in section:
         if key not in schema:
-            problems.append(_unknown(f"{prefix}.{key}", list(schema)))
+            problems.append(_unknown(f"{prefix}.", key, list(schema)))
     for key, rule in schema.items():
         if key not in section:
             problems.append(f"{prefix}.{key}: missing; must be {rule.allowed}")
@@ -164,7 +164,7 @@ def validate(params):
     problems = []
     for section in params:
         if section not in SCHEMA:
-            problems.append(_unknown(str(section), list(SCHEMA)))
+            problems.append(_unknown("", section, list(SCHEMA)))
     for section, schema in SCHEMA.items():
         if section not in params:
             problems.append(f"{section}: missing section")

@@ -109,3 +109,10 @@ def test_load_params_rejects_what_is_not_a_params_mapping(tmp_path, text, expect
 def test_missing_file(tmp_path):
     with pytest.raises(ParamsError, match="file not found"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_an_unknown_section_gets_a_suggestion(default_params):
+    default_params["plot"] = {"dpi": 100}
+    assert validate(default_params) == [
+        "plot: unknown key (did you mean plots?); allowed: signal, windows, train, models, forecast, evaluate, plots"
+    ]
