@@ -1,8 +1,13 @@
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from stages.cli import UserError
-from stages.model import build_model, load_weights, weight_arrays
+from stages.model import build_model, load_weights, orthogonal, orthonormal_columns, weight_arrays
+from tests.dvc_repo import ROOT
 
 
 @pytest.mark.parametrize("cell, n_params", [("gru", 5201), ("lstm", 6761), ("simple_rnn", 1721)])
@@ -43,3 +48,46 @@ def test_weights_of_another_architecture_name_the_file_and_stage(keras):
     model = build_model(keras, "gru", 40, 20, seed=0)
     with pytest.raises(UserError, match=r"models/gru/weights.npz holds weights of another model .*dvc repro train@gru"):
         load_weights(model, saved, "models/gru/weights.npz", "train@gru")
+
+
+def test_orthonormal_columns_is_the_q_of_qr_with_a_positive_diagonal():
+    matrix = np.random.default_rng(0).normal(size=(120, 40))
+    q = orthonormal_columns(matrix)
+    np.testing.assert_allclose(q.T @ q, np.eye(40), atol=1e-14)
+    r = q.T @ matrix
+    np.testing.assert_allclose(np.tril(r, -1), 0, atol=1e-12)
+    assert (np.diag(r) > 0).all()
+    lapack_q, lapack_r = np.linalg.qr(matrix)
+    np.testing.assert_allclose(q, lapack_q * np.sign(np.diag(lapack_r)), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(40, 120), (40, 160), (40, 40), (120, 40)])
+def test_orthogonal_is_keras_orthogonal_without_lapack(keras, shape):
+    ours = orthogonal(keras, 7)(shape, "float32")
+    assert ours.shape == shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, np.asarray(keras.initializers.Orthogonal(seed=7)(shape)), atol=2e-6)
+
+
+def test_import_keras_ignores_the_users_numerics_settings(tmp_path):
+    (tmp_path / "keras.json").write_text(json.dumps({"floatx": "float64", "epsilon": 0.1}))
+    hostile = {
+        "XLA_FLAGS": "--xla_cpu_enable_fast_math=true",
+        "JAX_ENABLE_X64": "1",
+        "JAX_DEFAULT_MATMUL_PRECISION": "bfloat16",
+        "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+        "ONEDNN_DEFAULT_FPMATH_MODE": "BF16",
+        "KERAS_HOME": str(tmp_path),
+    }
+    probe = (
+        "import json, os; from stages.model import import_keras; keras = import_keras(); import jax; "
+        "print(json.dumps([os.environ.get(k) for k in ('XLA_FLAGS', 'ONEDNN_MAX_CPU_ISA', 'ONEDNN_DEFAULT_FPMATH_MODE')]"
+        " + [jax.config.jax_enable_x64, str(jax.config.jax_default_matmul_precision), keras.config.floatx(),"
+        " keras.config.epsilon()]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env={"PATH": "/usr/bin:/bin", **hostile}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    flags, isa, fpmath, x64, precision, floatx, epsilon = json.loads(out.stdout.splitlines()[-1])
+    assert "fast_math" not in flags and "--xla_cpu_enable_platform_dependent_math=false" in flags
+    assert (isa, fpmath, x64, precision, floatx, epsilon) == ("AVX2", None, False, "None", "float32", 1e-7)
