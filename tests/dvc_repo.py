@@ -61,8 +61,9 @@ def leaf_keys(mapping, prefix=""):
             yield f"{prefix}{key}", value
 
 
-def make_repo(repo):
-    """The project with tiny params in a new git repository at repo, reproduced once and committed."""
+def make_repo(repo, params=()):
+    """The project with tiny params (and `params`, dotted keys) in a new git repository at repo,
+    reproduced once and committed."""
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copy(ROOT / "params.yaml", repo)
@@ -71,7 +72,7 @@ def make_repo(repo):
     git(repo, "config", "user.email", "test@example.com")
     git(repo, "config", "user.name", "test")
     dvc(repo, "init", "-q")
-    edit_params(repo, {f"{s}.{k}": v for s, keys in TINY.items() for k, v in keys.items()})
+    edit_params(repo, {**{f"{s}.{k}": v for s, keys in TINY.items() for k, v in keys.items()}, **dict(params)})
     dvc(repo, "repro")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "tiny run")

@@ -1,0 +1,119 @@
+"""The same bytes on any x86-64 CPU with AVX2, whatever the environment: the tiny pipeline run
+natively, with OPENBLAS_CORETYPE unset and set, with hostile numerics settings in the shell, and
+with every stage's `python` under qemu-x86_64 emulating other CPUs (Debian's qemu-user,
+installed here if missing), compared byte for byte with the first run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.dvc_repo import make_repo, snapshot
+
+# Fewer units and epochs: an emulated stage runs ~10x slower.
+TINIER = {f"models.{m}.units": 8 for m in ("gru", "lstm", "simple_rnn")} | {"train.epochs": 2}
+EMULATED_CPUS = ("Haswell-v4", "EPYC-Rome")  # Intel and AMD, AVX2 without AVX-512
+HOSTILE = {
+    "XLA_FLAGS": "--xla_cpu_enable_fast_math=true",
+    "JAX_ENABLE_X64": "1",
+    "JAX_DEFAULT_MATMUL_PRECISION": "bfloat16",
+    "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "7",
+}
+
+
+def qemu():
+    if not shutil.which("qemu-x86_64"):
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "qemu-user"], check=True, capture_output=True)
+    return shutil.which("qemu-x86_64")
+
+
+def has_avx512():
+    return " avx512f " in Path("/proc/cpuinfo").read_text().replace("\n", " ")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One JAX compilation cache for every run, as a CI cache restored on another machine would be."""
+    return tmp_path_factory.mktemp("jax-cache")
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory, cache):
+    """The tiny project, run natively in this environment: every other run must give its bytes."""
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(cache)  # the stages' processes inherit it
+    try:
+        repo = make_repo(tmp_path_factory.mktemp("native"), TINIER)
+    finally:
+        del os.environ["JAX_COMPILATION_CACHE_DIR"]
+    return repo, snapshot(repo)
+
+
+def rerun(source, target, env, path_first=None):
+    """A clone of source, every stage re-run with env (and path_first ahead on PATH); its outputs."""
+    subprocess.run(["git", "clone", "-q", str(source), str(target)], check=True)
+    environment = {**os.environ, **env}
+    for name in [n for n, v in env.items() if v is None]:
+        environment.pop(name, None)
+    path = [str(path_first)] if path_first else []
+    environment["PATH"] = os.pathsep.join([*path, str(Path(sys.executable).parent), os.environ["PATH"]])
+    return subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--force"], cwd=target, env=environment, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+
+
+def finish(process, target):
+    output, _ = process.communicate()
+    assert process.returncode == 0, output
+    assert "Running stage 'train@lstm'" in output, output
+    return snapshot(target)
+
+
+def differing(expected, actual):
+    assert sorted(actual) == sorted(expected)
+    return [path for path in expected if expected[path] != actual[path]]
+
+
+ENVIRONMENTS = {
+    "OPENBLAS_CORETYPE unset": {"OPENBLAS_CORETYPE": None, "OPENBLAS_L2_SIZE": None},
+    "OPENBLAS_CORETYPE=Haswell, hostile settings": {"OPENBLAS_CORETYPE": "Haswell", **HOSTILE},
+    "OPENBLAS_CORETYPE=SkylakeX": {"OPENBLAS_CORETYPE": "SkylakeX"},
+}
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_the_environment_does_not_change_the_bytes(native, cache, tmp_path, name):
+    if "SkylakeX" in name and not has_avx512():
+        pytest.skip("OpenBLAS' SkylakeX kernels need a CPU with AVX-512")
+    repo, expected = native
+    env = {**ENVIRONMENTS[name], "JAX_COMPILATION_CACHE_DIR": str(cache)}
+    if "hostile" in name:  # Keras' own settings file, too
+        (tmp_path / "keras.json").write_text(json.dumps({"floatx": "float64", "epsilon": 0.1}))
+        env["KERAS_HOME"] = str(tmp_path)
+    assert differing(expected, finish(rerun(repo, tmp_path / "run", env), tmp_path / "run")) == []
+
+
+def test_emulated_cpus_give_the_same_bytes_and_their_own_compiled_programs(native, cache, tmp_path):
+    repo, expected = native
+    emulator = qemu()
+    before = set(os.listdir(cache))
+    runs = {}
+    for cpu in EMULATED_CPUS:  # both at once: one per core
+        wrapper = tmp_path / cpu / "bin"
+        wrapper.mkdir(parents=True)
+        (wrapper / "python").write_text(f'#!/bin/sh\nexec {emulator} -cpu {cpu} {sys.executable} "$@"\n')
+        (wrapper / "python").chmod(0o755)
+        runs[cpu] = rerun(repo, tmp_path / cpu / "run", {"JAX_COMPILATION_CACHE_DIR": str(cache)}, wrapper)
+    for cpu, process in runs.items():
+        assert differing(expected, finish(process, tmp_path / cpu / "run")) == [], cpu
+    # JAX's cache key covers the CPU: each emulated CPU compiled its own programs instead of
+    # loading the native ones from the shared cache (a program may use instructions only its CPU has).
+    programs = {name.rsplit("-", 2)[0] for name in before}
+    assert programs <= {name.rsplit("-", 2)[0] for name in set(os.listdir(cache)) - before}
