@@ -27,8 +27,14 @@ def s3_endpoint():
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                     aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)  # fmt: skip
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=url,
+            region_name=S3_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.create_bucket(Bucket=BUCKET)
         yield url
     finally:
         server.stop()
