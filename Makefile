@@ -5,7 +5,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install repro test check bench lock clean
+.PHONY: install repro test check status-remote report bench lock clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,15 @@ test: install
 # The reproducibility gate: the committed dvc.lock and metrics/ must come back bit for bit.
 check: install
 	bash .ci/reproduce
+
+# The cheap CI check: every output is in the default remote and no stage would run (nothing trains).
+status-remote: install
+	bash .ci/status-remote
+
+# The pull-request report: params and metrics diff against BASE, and the figures, in report.md.
+BASE ?= main
+report: install
+	bash .ci/report $(BASE)
 
 bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)

@@ -15,15 +15,26 @@ TINY = {"signal": {"n_points": 60}, "windows": {"length": 10}, "train": {"epochs
 OUTPUT_DIRS = ("data", "models", "metrics", "plots")
 
 
+def environment(**env):
+    """This interpreter's environment first on PATH, as `make` does, plus env."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+
+
 def dvc(repo, *args, check=True, **env):
-    """Run `dvc` with this interpreter's environment first on PATH, as `make` does."""
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+    """Run `dvc` in repo."""
     result = subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=repo, env=environment, capture_output=True, text=True
+        [sys.executable, "-m", "dvc", *args], cwd=repo, env=environment(**env), capture_output=True, text=True
     )
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def ci(repo, script, *args, **env):
+    """Run the script .ci/<script> in repo, as its make target does."""
+    return subprocess.run(
+        ["bash", f".ci/{script}", *args], cwd=repo, env=environment(**env), capture_output=True, text=True
+    )
 
 
 def git(repo, *args):

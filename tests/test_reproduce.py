@@ -1,19 +1,15 @@
 """The reproducibility gate (.ci/reproduce, `make check`) on a fresh clone of a tiny project."""
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.dvc_repo import dvc, edit_params, git, make_repo
+from tests.dvc_repo import ci, dvc, edit_params, git, make_repo
 
 
 def gate(repo):
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(["bash", ".ci/reproduce"], cwd=repo, env=environment, capture_output=True, text=True)
+    return ci(repo, "reproduce")
 
 
 @pytest.fixture(scope="module")
