@@ -3,9 +3,10 @@
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
-from tests.dvc_repo import ci, dvc, edit_params, git, make_repo
+from tests.dvc_repo import ROOT, ci, dvc, edit_params, git, make_repo
 
 
 def gate(repo):
@@ -64,3 +65,53 @@ def test_uncommitted_pipeline_changes_are_refused(clone):
     finally:
         git(clone, "checkout", "params.yaml")
     assert result.returncode == 2 and "uncommitted changes" in result.stdout
+
+
+def nudge_history(clone, relative):
+    """Move every loss in metrics/history/gru.csv by `relative`, as another machine's rounding would."""
+    import pandas as pd
+
+    path = clone / "metrics/history/gru.csv"
+    history = pd.read_csv(path)
+    history["loss"] *= 1 + relative
+    path.write_text(history.to_csv(index=False, lineterminator="\n"))
+
+
+def test_last_bit_differences_are_measured_and_still_fail_on_x86_64_with_avx2(clone):
+    nudge_history(clone, 1e-7)
+    result = commit_and_check(clone, "results from a machine that rounds differently")
+    assert result.returncode == 1, result.stdout
+    assert "machine: cpu " in result.stdout and "jaxlib 0.10.2" in result.stdout
+    assert "metrics/history/gru.csv: largest relative difference 1.0" in result.stdout
+    assert "but this is x86-64 with AVX2, where the bytes are guaranteed" in result.stdout
+
+
+def compare_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare", ROOT / ".ci/compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("relative, accepted", [(1e-7, True), (1e-2, False)])
+def test_outside_the_guarantee_only_last_bit_differences_pass(clone, monkeypatch, relative, accepted):
+    compare = compare_module()
+    monkeypatch.setattr(compare, "machine", lambda: {"architecture": "aarch64", "isa": "none"})
+    monkeypatch.chdir(clone)
+    nudge_history(clone, relative)
+    try:
+        assert compare.main() == (0 if accepted else 1)
+    finally:
+        git(clone, "checkout", "metrics")
+
+
+def test_ulp_distance_counts_float32_steps_across_zero():
+    compare = compare_module()
+    tiny = np.float32(1.4e-45)  # the smallest positive float32
+    assert list(compare.ulp_distance([1.0, 0.0, -tiny], [np.nextafter(np.float32(1), np.float32(2)), tiny, tiny])) == [
+        1,
+        1,
+        2,
+    ]
