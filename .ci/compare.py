@@ -32,9 +32,9 @@ def committed(path, revision="HEAD"):
 
 
 def numbers(data, suffix):
-    """Every number in a CSV or JSON file, in file order."""
+    """The numbers in a CSV file (rows x columns) or a JSON file (one row)."""
     if suffix == ".csv":
-        return pd.read_csv(io.BytesIO(data)).to_numpy(dtype=np.float64).ravel()
+        return pd.read_csv(io.BytesIO(data)).to_numpy(dtype=np.float64)
 
     def walk(node):
         if isinstance(node, dict):
@@ -43,7 +43,7 @@ def numbers(data, suffix):
         elif isinstance(node, (int, float)):
             yield float(node)
 
-    return np.fromiter(walk(json.loads(data)), dtype=np.float64)
+    return np.fromiter(walk(json.loads(data)), dtype=np.float64)[None, :]
 
 
 def ulp_distance(a, b):
@@ -54,11 +54,14 @@ def ulp_distance(a, b):
 
 
 def compare(old, new):
-    """(largest relative difference, largest float32 ULP distance), or None if shapes differ."""
+    """(largest relative difference, largest float32 ULP distance), or None if shapes differ.
+
+    Relative to the largest magnitude in the value's column: a forecast crossing zero would make
+    any difference look large against the value itself."""
     if old.shape != new.shape:
         return None
-    scale = np.maximum(np.abs(old), np.abs(new))
-    relative = np.divide(np.abs(old - new), scale, out=np.zeros_like(scale), where=scale > 0)
+    scale = np.broadcast_to(np.abs(old).max(axis=0), old.shape)
+    relative = np.divide(np.abs(old - new), scale, out=np.zeros(old.shape), where=scale > 0)
     return float(relative.max(initial=0)), int(ulp_distance(old, new).max(initial=0))
 
 
@@ -127,7 +130,7 @@ def main():
     print("machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()))
     guaranteed = facts["architecture"] == "x86_64" and "avx2" in facts["isa"].split()
     differing = subprocess.run(
-        ["git", "diff", "--name-only", "--", "dvc.lock", "metrics", "plots"], capture_output=True, text=True, check=True
+        ["git", "diff", "--name-only", "HEAD", "--", "dvc.lock", "metrics", "plots"], capture_output=True, text=True, check=True
     ).stdout.split()
     kinds = set()
     for path in differing:
