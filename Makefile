@@ -5,7 +5,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install repro test check bench lock clean
+.PHONY: install repro test check bench exps vega-page lock clean
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,16 @@ check: install
 
 bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
+
+# `dvc exp show` in 100 columns: the params that differ between experiments and each model's
+# closed-loop rmse (no dates, executors, dependency hashes or other metrics). EXP_ARGS: more options.
+EXPS_DROP := Created|State|Executor|(data|models|metrics)(/|$$)|.*\.(n_params|train_loss|val_loss|one_step_val_rmse|mae|max_abs_error|valid_steps)$$
+exps:
+	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
+
+# Rewrite .dvc/plots/page.html (committed) from npm: only to change the Vega versions.
+vega-page:
+	tools/vega-page
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: install
