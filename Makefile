@@ -30,8 +30,9 @@ bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
 
 # `dvc exp show` in 100 columns: the params that differ between experiments and each model's
-# closed-loop rmse (no dates, executors, dependency hashes or other metrics). EXP_ARGS: more options.
-EXPS_DROP := Created|State|Executor|(data|models|metrics)(/|$$)|.*\.(n_params|train_loss|val_loss|one_step_val_rmse|mae|max_abs_error|valid_steps)$$
+# closed-loop rmse; no dates, executors, hashes of data, models and code, or other metrics.
+# EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
+EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|.*\.(n_params|train_loss|val_loss|one_step_val_rmse|mae|max_abs_error|valid_steps)$$
 exps:
 	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
 
