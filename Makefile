@@ -5,7 +5,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install repro test check bench exps vega-page lock clean
+.PHONY: install repro test check bench lock clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,7 @@ bench: install
 # `dvc exp show` in 100 columns: the params that differ between experiments and each model's
 # closed-loop rmse; no dates, executors, hashes of data, models and code, or other metrics.
 # EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
+.PHONY: exps vega-page
 EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|.*\.(n_params|train_loss|val_loss|one_step_val_rmse|mae|max_abs_error|valid_steps)$$
 exps:
 	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)

@@ -64,17 +64,18 @@ def leaf_keys(mapping, prefix=""):
 def make_repo(repo):
     """The project with tiny params in a new git repository at repo, reproduced once and committed."""
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "params.yaml", "Makefile"):
-        shutil.copy(ROOT / name, repo)
+    shutil.copy(ROOT / "dvc.yaml", repo)
+    shutil.copy(ROOT / "params.yaml", repo)
+    shutil.copy(ROOT / "Makefile", repo)
     shutil.copytree(ROOT / ".ci", repo / ".ci")
     git(repo, "init", "-q")
     git(repo, "config", "user.email", "test@example.com")
     git(repo, "config", "user.name", "test")
     dvc(repo, "init", "-q")
-    shutil.copy(ROOT / ".dvc/config", repo / ".dvc/config")
-    shutil.copytree(ROOT / ".dvc/plots", repo / ".dvc/plots")  # plot templates and the offline page
     edit_params(repo, {f"{s}.{k}": v for s, keys in TINY.items() for k, v in keys.items()})
     dvc(repo, "repro")
+    shutil.copy(ROOT / ".dvc/config", repo / ".dvc/config")
+    shutil.copytree(ROOT / ".dvc/plots", repo / ".dvc/plots")  # plot templates and the offline page
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "tiny run")
     return repo
