@@ -38,6 +38,18 @@ report: install
 bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
 
+# `dvc exp show` in 100 columns: the params that differ between experiments and each model's
+# closed-loop rmse; no dates, executors, hashes of data, models and code, or other metrics.
+# EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
+.PHONY: exps vega-page
+EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|.*\.(n_params|train_loss|val_loss|one_step_val_rmse|mae|max_abs_error|valid_steps)$$
+exps:
+	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
+
+# Rewrite .dvc/plots/page.html (committed) from npm: only to change the Vega versions.
+vega-page:
+	tools/vega-page
+
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: install
 	uv pip compile pyproject.toml --extra test --python-version 3.11 --generate-hashes -o requirements.lock

@@ -9,7 +9,7 @@ XLA call instead of one `model.predict` per step.
 import numpy as np
 import pandas as pd
 
-from stages.cli import run
+from stages.cli import UserError, run
 from stages.files import load_npz, read_input, write_csv
 from stages.params import load_params
 
@@ -87,8 +87,15 @@ def main(argv):
     model = build_model(keras, spec["cell"], spec["units"], length)
     load_weights(model, weights, weights_path, f"train@{name}")
     start = signal["y"].to_numpy()[1 : length + 1]
-    write_csv(forecast_path, forecast_table(signal, length, closed_loop(model, start, horizon)))
-    write_csv(one_step_path, one_step_table(signal, length, one_step(model, windows["x_val"])))
+    loop, teacher_forced = closed_loop(model, start, horizon), one_step(model, windows["x_val"])
+    if not (np.isfinite(loop).all() and np.isfinite(teacher_forced).all()):
+        # Vega, `dvc plots` and the metrics cannot show NaN or infinity: refuse before writing.
+        raise UserError(
+            f"forecast@{name}: the model predicts a value that is not finite; its weights ({weights_path}) "
+            f"are unusable: lower train.learning_rate and re-run: dvc repro train@{name}. No output was written."
+        )
+    write_csv(forecast_path, forecast_table(signal, length, loop))
+    write_csv(one_step_path, one_step_table(signal, length, teacher_forced))
 
 
 if __name__ == "__main__":

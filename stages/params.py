@@ -14,6 +14,7 @@ from stages.cli import UserError
 
 CELLS = ("gru", "lstm", "simple_rnn")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+SCHEDULES = ("constant", "cosine")
 BACKENDS = ("jax", "tensorflow")
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_WINDOW_VALUES = 100_000_000  # inputs and targets of all windows: 1.6 GB as float64
@@ -70,6 +71,7 @@ SCHEMA = {
         "batch_size": integer(1),
         "optimizer": choice(OPTIMIZERS),
         "learning_rate": number(above=0),
+        "schedule": choice(SCHEDULES),
         "seed": integer(0, 2**31 - 3),
         "shuffle": BOOLEAN,
     },

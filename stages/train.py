@@ -43,6 +43,15 @@ def chunk_size(epochs):
     return max(d for d in range(1, most + 1) if epochs % d == 0)
 
 
+def make_optimizer(keras, train, n_batches):
+    """train.optimizer at train.learning_rate; with train.schedule = cosine, the rate decays to 0
+    along a half cosine over all train.epochs * n_batches steps (small last steps settle the weights)."""
+    learning_rate = train["learning_rate"]
+    if train["schedule"] == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, train["epochs"] * n_batches)
+    return keras.optimizers.get({"class_name": train["optimizer"], "config": {"learning_rate": learning_rate}})
+
+
 def fit(model, optimizer, data, epochs, orders, mask, progress):
     """Train in place for `epochs` epochs over `orders` (see epoch_orders) and `mask` (see batch_mask).
 
@@ -163,10 +172,9 @@ def main(argv):
 
     keras = import_keras(train["backend"])
     model = build_model(keras, spec["cell"], spec["units"], data["x_train"].shape[1], train["seed"])
-    optimizer = keras.optimizers.get(
-        {"class_name": train["optimizer"], "config": {"learning_rate": train["learning_rate"]}}
-    )
     n_train = len(data["x_train"])
+    mask = batch_mask(n_train, train["batch_size"])
+    optimizer = make_optimizer(keras, train, len(mask))
     orders = epoch_orders(n_train, train["batch_size"], train["seed"], train["shuffle"])
 
     def progress(epoch, epochs, loss, val_loss):
@@ -175,7 +183,6 @@ def main(argv):
             flush=True,
         )
 
-    mask = batch_mask(n_train, train["batch_size"])
     print(f"train@{name}: {train['epochs']} epochs of {len(mask)} batches", flush=True)
     losses, val_losses, diverged_at = fit(model, optimizer, data, train["epochs"], orders, mask, progress)
     if diverged_at is not None:

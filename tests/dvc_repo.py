@@ -78,6 +78,7 @@ def make_repo(repo, params=()):
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copy(ROOT / "params.yaml", repo)
+    shutil.copy(ROOT / "Makefile", repo)
     shutil.copytree(ROOT / ".ci", repo / ".ci")
     git(repo, "init", "-q")
     git(repo, "config", "user.email", "test@example.com")
@@ -85,6 +86,8 @@ def make_repo(repo, params=()):
     dvc(repo, "init", "-q")
     edit_params(repo, {**{f"{s}.{k}": v for s, keys in TINY.items() for k, v in keys.items()}, **dict(params)})
     dvc(repo, "repro")
+    shutil.copy(ROOT / ".dvc/config", repo / ".dvc/config")
+    shutil.copytree(ROOT / ".dvc/plots", repo / ".dvc/plots")  # plot templates and the offline page
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "tiny run")
     return repo

@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from stages.files import load_npz, save_npz
 from tests.dvc_repo import ROOT, edit_params, snapshot
 
 TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru.csv"]
@@ -81,10 +83,21 @@ def test_an_interrupted_training_exits_cleanly_and_keeps_the_last_outputs(workdi
 
 
 def test_a_diverging_training_names_model_epoch_and_setting(workdir):
+    """It stops at a non-finite loss and writes nothing: no NaN reaches metrics/history or the plots."""
     before = snapshot(workdir)
     edit_params(workdir, {"train.learning_rate": 1e12, "train.epochs": 20})
     result = stage(workdir, "train", *TRAIN)
     assert_clean_failure(result, "train@gru diverged", "at epoch", "train.learning_rate = 1000000000000.0")
+    assert snapshot(workdir) == before
+
+
+def test_a_model_predicting_nan_writes_no_forecast(workdir):
+    """NaN or infinity in a forecast CSV would break `dvc plots` and the metrics: nothing is written."""
+    weights = workdir / "models/gru/weights.npz"
+    save_npz(weights, {name: np.full_like(array, np.nan) for name, array in load_npz(weights).items()})
+    before = snapshot(workdir)
+    result = stage(workdir, "forecast", *FORECAST)
+    assert_clean_failure(result, "forecast@gru: the model predicts a value that is not finite", "dvc repro train@gru")
     assert snapshot(workdir) == before
 
 

@@ -22,6 +22,7 @@ def test_split_point_is_keras_validation_split():
         ("train", "epochs", [1, 2], "train.epochs = [1, 2]: must be an integer >= 1"),
         ("train", "optimizer", "adamw", "train.optimizer = 'adamw': must be one of sgd, adam, rmsprop"),
         ("train", "learning_rate", float("nan"), "train.learning_rate = nan: must be a number > 0"),
+        ("train", "schedule", "linear", "train.schedule = 'linear': must be one of constant, cosine"),
         ("train", "shuffle", "yes", "train.shuffle = 'yes': must be true or false"),
         ("signal", "tau", 0, "signal.tau = 0: must be a number > 0"),
         ("windows", "val_fraction", 1.0, "windows.val_fraction = 1.0: must be a number > 0 and < 1"),

@@ -71,7 +71,7 @@ DIRECTLY_STALE = {
     "windows.val_fraction": {"windows"},
     **{
         f"train.{k}": {f"train@{m}" for m in MODELS}
-        for k in ("backend", "epochs", "batch_size", "optimizer", "learning_rate", "seed", "shuffle")
+        for k in ("backend", "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "seed", "shuffle")
     },
     **PER_MODEL,
     "forecast.horizon": {f"forecast@{m}" for m in MODELS},
@@ -90,6 +90,7 @@ DOWNSTREAM = {
 OTHER_VALUE = {
     "cell": {"gru": "lstm", "lstm": "gru", "simple_rnn": "gru"},
     "optimizer": {"sgd": "adam"},
+    "schedule": {"constant": "cosine"},
     "backend": {"jax": "tensorflow"},
 }
 

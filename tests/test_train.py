@@ -3,9 +3,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from stages.model import build_model, load_weights, weight_arrays
-from stages.train import batch_mask, chunk_size, epoch_orders, fit
+from stages.train import batch_mask, chunk_size, epoch_orders, fit, make_optimizer
 
 
 def orders_of(n_train, epochs, batch_size, seed, shuffle):
@@ -33,6 +34,16 @@ def test_chunk_size_divides_the_epochs():
     assert chunk_size(999) == 37
     assert chunk_size(7) == 1
     assert chunk_size(1_000_000) == 100
+
+
+@pytest.mark.parametrize("schedule, last_rate", [("constant", 0.01), ("cosine", 0.0)])
+def test_make_optimizer_keeps_or_decays_the_learning_rate(keras, schedule, last_rate):
+    train = {"optimizer": "adam", "learning_rate": 0.01, "schedule": schedule, "epochs": 3}
+    optimizer = make_optimizer(keras, train, n_batches=5)
+    assert isinstance(optimizer, keras.optimizers.Adam)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)
+    optimizer.iterations.assign(15)  # after the last of 3 epochs of 5 batches
+    assert float(optimizer.learning_rate) == pytest.approx(last_rate)
 
 
 def sgd(keras):
