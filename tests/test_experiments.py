@@ -15,7 +15,7 @@ import pytest
 from tests.dvc_repo import dvc, make_repo
 
 RATES = ["0.01", "0.05", "0.1"]
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # GitHub runners: their google-chrome
 # Root needs --no-sandbox; the rest keeps Chromium from reaching out on its own. Every host
 # resolves to nothing and every request goes to a proxy that is not there: no network at all.
 CHROMIUM_FLAGS = [
