@@ -1,5 +1,6 @@
 """Running a stage as a command: user mistakes end in one clear message, never a traceback."""
 
+import os
 import signal
 import sys
 
@@ -20,4 +21,9 @@ def run(main):
     except UserError as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt:
-        sys.exit("interrupted: no output was written in place; `dvc checkout` restores the last good outputs")
+        # Every write has cleaned up behind it by now. os._exit, not sys.exit: an XLA computation may
+        # still run on another thread, and tearing the interpreter down under it can crash (SIGSEGV).
+        print("interrupted: no output was written in place; `dvc checkout` restores the last good outputs",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(1)

@@ -30,8 +30,11 @@ def stage(workdir, name, *args, wait=True):
     command = [sys.executable, "-m", f"stages.{name}", *args]
     environment = {**os.environ, "PYTHONPATH": str(workdir)}
     if not wait:
+        # SIGINT as a terminal delivers it, even where this test runs in a background job (which
+        # ignores SIGINT, and Python then installs no KeyboardInterrupt handler).
         return subprocess.Popen(
-            command, cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command, cwd=workdir, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     return subprocess.run(command, cwd=workdir, env=environment, capture_output=True, text=True)
 
