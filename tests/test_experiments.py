@@ -52,7 +52,8 @@ def swept(tmp_path_factory):
     while any(state in dvc(repo, "queue", "status").stdout for state in ("Queued", "Running")):
         assert time.monotonic() < deadline, dvc(repo, "queue", "status").stdout
         time.sleep(2)
-    return repo
+    yield repo
+    dvc(repo, "queue", "stop")  # no worker outlives the tests, even one a failure left waiting
 
 
 def experiments(repo):
