@@ -56,7 +56,7 @@ def native(tmp_path_factory, cache):
 
 
 def rerun(source, target, env, path_first=None):
-    """A clone of source, every stage re-run with env (and path_first ahead on PATH); its outputs."""
+    """In a clone of source, `dvc repro --force` started with env (and path_first ahead on PATH)."""
     subprocess.run(["git", "clone", "-q", str(source), str(target)], check=True)
     environment = {**os.environ, **env}
     for name in [n for n, v in env.items() if v is None]:
