@@ -26,8 +26,8 @@ TOLERANCE = 1e-4  # relative; well above last-bit noise amplified by training, f
 LIBRARIES = ("jax", "jaxlib", "keras", "numpy", "mpmath", "tensorflow-cpu", "dvc")
 
 
-def committed(path, revision="HEAD"):
-    result = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True)
+def committed(path):
+    result = subprocess.run(["git", "show", f"HEAD:{path}"], capture_output=True)
     return result.stdout if result.returncode == 0 else None
 
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.dvc_repo import ROOT, ci, dvc, edit_params, git, make_repo
@@ -69,8 +70,6 @@ def test_uncommitted_pipeline_changes_are_refused(clone):
 
 def nudge_history(clone, relative):
     """Move every loss in metrics/history/gru.csv by `relative`, as another machine's rounding would."""
-    import pandas as pd
-
     path = clone / "metrics/history/gru.csv"
     history = pd.read_csv(path)
     history["loss"] *= 1 + relative
