@@ -1,16 +1,26 @@
-"""Stage `evaluate`: metrics/metrics.json, keyed by model, from the outputs of train and forecast.
+"""Stage `evaluate`: per-seed metrics (metrics/seeds.json), and per model their spread with
+confidence intervals, the naive baselines and every pair of models compared (metrics/metrics.json).
 
 Needs no model framework: parameter counts come from the saved weight arrays.
 """
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
+from stages import statistics
 from stages.cli import run
-from stages.files import load_npz, read_input, write_json
+from stages.files import load_npz, read_input, read_seeds, seed_path, write_json
 from stages.params import load_params
 
 SIGNIFICANT_DIGITS = 6
+SPECTRUM_POINTS = 4096  # zero-padded FFT length: frequency steps ~2 % of the signal's at the defaults
+# Metrics summarized across seeds (mean, median, spread, confidence interval); rmse decides the verdicts.
+HEADLINE = (
+    "rmse", "mae", "max_abs_error", "valid_steps", "correlation", "frequency_error", "one_step_val_rmse",
+    "skill_zero", "skill_persistence", "skill_window_mean",
+)
 
 
 def rounded(value):
@@ -18,41 +28,110 @@ def rounded(value):
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
-def closed_loop_metrics(forecast, threshold):
-    error = np.abs(forecast["prediction"].to_numpy() - forecast["truth"].to_numpy())
+def baselines(signal, length, horizon):
+    """The naive forecasts over the closed-loop steps, from the seed window y[1..L] the models start from."""
+    window = signal["y"].to_numpy()[1 : length + 1]
+    return {
+        "zero": np.zeros(horizon),  # the signal's asymptote
+        "persistence": np.full(horizon, window[-1]),  # the last seed-window value repeated
+        "window_mean": np.full(horizon, np.mean(window)),
+    }
+
+
+def correlation(prediction, truth):
+    """Pearson's r between forecast and truth; 0 for a constant forecast (it follows no shape)."""
+    if np.ptp(prediction) == 0 or np.ptp(truth) == 0:
+        return 0.0
+    return float(np.corrcoef(prediction, truth)[0, 1])
+
+
+def dominant_frequency(values, spacing):
+    """Cycles per unit of x at the peak of the zero-padded spectrum, mean removed; 0 for a constant."""
+    centered = values - np.mean(values)
+    if np.ptp(centered) == 0:
+        return 0.0
+    spectrum = np.abs(np.fft.rfft(centered, n=max(SPECTRUM_POINTS, len(values))))
+    return float(np.fft.rfftfreq(len(spectrum) * 2 - 2, d=spacing)[np.argmax(spectrum)])
+
+
+def closed_loop_metrics(x, truth, prediction, threshold):
+    """Errors, the steps before |error| first exceeds threshold, and whether the shape is right:
+    correlation with the truth and the relative error of the dominant frequency (1 for a flat line)."""
+    error = np.abs(prediction - truth)
     exceeded = np.flatnonzero(error > threshold)
+    spacing = (x[-1] - x[0]) / (len(x) - 1)
+    truth_frequency = dominant_frequency(truth, spacing)
     return {
         "rmse": rounded(np.sqrt(np.mean(error**2))),
         "mae": rounded(np.mean(error)),
         "max_abs_error": rounded(np.max(error)),
         "valid_steps": int(exceeded[0]) if len(exceeded) else len(error),
+        "correlation": rounded(correlation(prediction, truth)),
+        "frequency_error": rounded(abs(dominant_frequency(prediction, spacing) - truth_frequency) / truth_frequency),
     }
 
 
-def model_metrics(weights, history, forecast, one_step, threshold):
+def seed_metrics(history, forecast, one_step, baseline_rmse, threshold):
+    """Every metric of one trained model; skill_<baseline> = 1 - rmse / rmse of the baseline (> 0: better)."""
     one_step_error = one_step["prediction"].to_numpy() - one_step["truth"].to_numpy()
+    loop = closed_loop_metrics(
+        forecast["x"].to_numpy(), forecast["truth"].to_numpy(), forecast["prediction"].to_numpy(), threshold
+    )
     return {
-        "n_params": int(sum(array.size for array in weights.values())),
         "train_loss": rounded(history["loss"].iloc[-1]),
         "val_loss": rounded(history["val_loss"].iloc[-1]),
         "one_step_val_rmse": rounded(np.sqrt(np.mean(one_step_error**2))),
-        **closed_loop_metrics(forecast, threshold),
+        **loop,
+        **{f"skill_{name}": rounded(1 - loop["rmse"] / rmse) for name, rmse in baseline_rmse.items()},
+    }
+
+
+def summarize(per_seed, confidence):
+    """Per headline metric: mean, median, std, min, max, trimmed mean and the bootstrap CI of the mean."""
+    return {
+        metric: {k: rounded(v) for k, v in statistics.summary([m[metric] for m in per_seed], confidence).items()}
+        for metric in HEADLINE
+    }
+
+
+def compare_models(rmse_by_model, confidence):
+    """Every pair of models on closed-loop rmse, with Holm's correction across the pairs."""
+    pairs = list(itertools.combinations(rmse_by_model, 2))
+    results = [statistics.compare(rmse_by_model[a], rmse_by_model[b], confidence) for a, b in pairs]
+    adjusted = statistics.holm([result["p_value"] for result in results])
+    return {
+        f"{a}_vs_{b}": {k: rounded(v) for k, v in {**result, "p_holm": p}.items()}
+        for (a, b), result, p in zip(pairs, results, adjusted)
     }
 
 
 def main(argv):
-    models_dir, history_dir, forecast_dir, one_step_dir, metrics_path = argv
+    signal_path, models_dir, history_dir, forecast_dir, one_step_dir, seeds_path, metrics_path = argv
     params = load_params()
-    threshold = params["evaluate"]["error_threshold"]
-    metrics = {}
+    evaluate, seeds, threshold = params["evaluate"], params["train"]["seeds"], params["evaluate"]["error_threshold"]
+    signal = read_input(signal_path, pd.read_csv, "generate")
+    per_seed, metrics = {}, {}
     for name in params["models"]:
-        metrics[name] = model_metrics(
-            read_input(f"{models_dir}/{name}/weights.npz", load_npz, f"train@{name}"),
-            read_input(f"{history_dir}/{name}.csv", pd.read_csv, f"train@{name}"),
-            read_input(f"{forecast_dir}/{name}.csv", pd.read_csv, f"forecast@{name}"),
-            read_input(f"{one_step_dir}/{name}.csv", pd.read_csv, f"forecast@{name}"),
-            threshold,
-        )
+        histories = read_seeds(f"{history_dir}/{name}", seeds, ".csv", pd.read_csv, f"train@{name}")
+        forecasts = read_seeds(f"{forecast_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{name}")
+        one_steps = read_seeds(f"{one_step_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{name}")
+        weights = read_input(seed_path(f"{models_dir}/{name}", seeds[0], ".npz"), load_npz, f"train@{name}")
+        if "baselines" not in metrics:  # every model forecasts the same steps
+            x, truth = forecasts[seeds[0]]["x"].to_numpy(), forecasts[seeds[0]]["truth"].to_numpy()
+            naive = baselines(signal, params["windows"]["length"], len(truth))
+            metrics["baselines"] = {k: closed_loop_metrics(x, truth, v, threshold) for k, v in naive.items()}
+        baseline_rmse = {k: v["rmse"] for k, v in metrics["baselines"].items()}
+        per_seed[name] = {
+            f"seed_{seed}": seed_metrics(histories[seed], forecasts[seed], one_steps[seed], baseline_rmse, threshold)
+            for seed in seeds
+        }
+        metrics[name] = {
+            "n_params": int(sum(array.size for array in weights.values())),
+            **summarize(list(per_seed[name].values()), evaluate["confidence"]),
+        }
+    rmse = {name: [m["rmse"] for m in per_seed[name].values()] for name in params["models"]}
+    metrics["comparisons"] = compare_models(rmse, evaluate["confidence"])
+    write_json(seeds_path, per_seed)
     write_json(metrics_path, metrics)
 
 

@@ -57,6 +57,16 @@ def save_npz(path, arrays):
     write_bytes(path, buffer.getvalue())
 
 
+def seed_path(directory, seed, suffix):
+    """The file of one seed's output in a model's directory: models/gru/seed_3.npz, metrics/forecast/gru/seed_3.csv."""
+    return f"{directory}/seed_{seed}{suffix}"
+
+
+def read_seeds(directory, seeds, suffix, reader, stage):
+    """One upstream file per seed (see seed_path), read with read_input: {seed: contents}."""
+    return {seed: read_input(seed_path(directory, seed, suffix), reader, stage) for seed in seeds}
+
+
 def read_input(path, reader, stage):
     """Read an upstream output with reader(path); a missing or damaged file names the stage to re-run."""
     try:
@@ -67,6 +77,10 @@ def read_input(path, reader, stage):
         raise UserError(
             f"{path} cannot be read ({type(error).__name__}: {error}); re-run: dvc repro --force {stage}"
         ) from None
+
+
+def load_json(path):
+    return json.loads(Path(path).read_text())
 
 
 def load_npz(path):

@@ -96,8 +96,9 @@ def build_model(keras, cell, units, length, seed=None):
     if seed is None:
         kernel, recurrent, head_kernel = init.Zeros(), init.Zeros(), init.Zeros()
     else:
-        kernel, recurrent = init.GlorotUniform(seed=seed), orthogonal(keras, seed + 1)
-        head_kernel = init.GlorotUniform(seed=seed + 2)
+        # Streams 3s, 3s + 1, 3s + 2: two seeds never share a random stream.
+        kernel, recurrent = init.GlorotUniform(seed=3 * seed), orthogonal(keras, 3 * seed + 1)
+        head_kernel = init.GlorotUniform(seed=3 * seed + 2)
     layer = getattr(keras.layers, LAYERS[cell])
     rnn = layer(units, return_sequences=True, kernel_initializer=kernel, recurrent_initializer=recurrent, name="rnn")
     head = keras.layers.Dense(1, kernel_initializer=head_kernel, name="head")

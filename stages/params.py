@@ -17,6 +17,7 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 BACKENDS = ("jax", "tensorflow")
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+MAX_SEED = (2**31 - 3) // 3  # seed s draws its initial weights from streams 3s, 3s + 1 and 3s + 2
 MAX_WINDOW_VALUES = 100_000_000  # inputs and targets of all windows: 1.6 GB as float64
 
 
@@ -60,6 +61,14 @@ def optional(rule):
     return Rule(lambda v: v is None or rule(v), f"null or {rule.allowed}")
 
 
+def seeds(most):
+    is_seed = lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= most  # noqa: E731
+    return Rule(
+        lambda v: isinstance(v, list) and v and all(map(is_seed, v)) and len(set(v)) == len(v),
+        f"a list of distinct integers from 0 to {most}, at least one",
+    )
+
+
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 
 SCHEMA = {
@@ -72,12 +81,12 @@ SCHEMA = {
         "optimizer": choice(OPTIMIZERS),
         "learning_rate": number(above=0),
         "schedule": choice(SCHEDULES),
-        "seed": integer(0, 2**31 - 3),
+        "seeds": seeds(MAX_SEED),
         "shuffle": BOOLEAN,
     },
     "models": None,  # user-named entries, each checked against MODEL_SCHEMA
     "forecast": {"horizon": optional(integer(1))},
-    "evaluate": {"error_threshold": number(above=0)},
+    "evaluate": {"error_threshold": number(above=0), "confidence": number(above=0, below=1), "alpha": number(above=0, below=1)},
     "plots": {"dpi": integer(10, 1200)},
 }
 MODEL_SCHEMA = {"cell": choice(CELLS), "units": integer(1, 4096)}

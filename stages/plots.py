@@ -1,7 +1,9 @@
-"""Stage `plots`: plots/signal.png, loss.png, forecast.png and error.png.
+"""Stage `plots`: figures across seeds (plots/*.png) and the bands behind them as CSV for `dvc plots`.
 
-PNGs are saved without the Software/version tag, so the bytes depend on data, code and the
-pinned matplotlib only.
+Per model: the median closed-loop forecast with the band of all seeds (min to max) over the truth
+and the naive baselines; the closed-loop RMSE of every seed (box and points); the mean loss with
+its spread. PNGs are saved without the Software/version tag, so the bytes depend on data, code and
+the pinned matplotlib only.
 """
 
 import io
@@ -14,8 +16,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stages.cli import run  # noqa: E402
-from stages.files import read_input, write_bytes  # noqa: E402
+from stages.evaluate import baselines  # noqa: E402
+from stages.files import load_json, read_input, read_seeds, write_bytes, write_csv  # noqa: E402
 from stages.params import load_params  # noqa: E402
+
+BASELINE_STYLES = {"zero": ":", "persistence": "--", "window_mean": "-."}
 
 
 def save(figure, path, dpi):
@@ -23,6 +28,26 @@ def save(figure, path, dpi):
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(figure)
     write_bytes(path, buffer.getvalue())
+
+
+def forecast_band(forecasts):
+    """x, truth and the median, min and max prediction across seeds, per closed-loop step."""
+    predictions = np.stack([f["prediction"].to_numpy() for f in forecasts.values()])
+    first = next(iter(forecasts.values()))
+    return pd.DataFrame({
+        "step": first["step"], "x": first["x"], "truth": first["truth"], "median": np.median(predictions, axis=0),
+        "low": predictions.min(axis=0), "high": predictions.max(axis=0),
+    })
+
+
+def loss_band(histories):
+    """Per epoch, the mean loss and val_loss across seeds and their min and max."""
+    band = {"epoch": next(iter(histories.values()))["epoch"]}
+    for column in ("loss", "val_loss"):
+        values = np.stack([h[column].to_numpy() for h in histories.values()])
+        band.update({f"mean_{column}": values.mean(axis=0), f"min_{column}": values.min(axis=0),
+                     f"max_{column}": values.max(axis=0)})
+    return pd.DataFrame(band)
 
 
 def signal_figure(signal):
@@ -33,35 +58,55 @@ def signal_figure(signal):
     return figure
 
 
-def loss_figure(histories):
+def loss_figure(bands):
     figure, axes = plt.subplots(figsize=(7, 4))
-    for (name, history), color in zip(histories.items(), _colors()):
-        axes.plot(history["epoch"], history["loss"], color=color, label=f"{name} loss")
-        axes.plot(history["epoch"], history["val_loss"], color=color, linestyle="--", label=f"{name} val_loss")
-    axes.set(xlabel="epoch", ylabel="MSE", yscale="log", title="Training and validation loss")
+    for (name, band), color in zip(bands.items(), _colors()):
+        for column, style in (("loss", "-"), ("val_loss", "--")):
+            axes.plot(band["epoch"], band[f"mean_{column}"], style, color=color, label=f"{name} {column}")
+            axes.fill_between(band["epoch"], band[f"min_{column}"], band[f"max_{column}"], color=color, alpha=0.15)
+    axes.set(xlabel="epoch", ylabel="MSE", yscale="log", title="Mean loss across seeds (band: min to max)")
     axes.grid(True, which="both", alpha=0.4)
     axes.legend(fontsize="small", ncols=2)
     return figure
 
 
-def forecast_figure(signal, forecasts):
+def forecast_figure(signal, bands, naive):
+    figure, all_axes = plt.subplots(len(bands), 1, figsize=(7, 2.6 * len(bands)), sharex=True, squeeze=False)
+    for axes, (name, band), color in zip(all_axes[:, 0], bands.items(), _colors()):
+        axes.plot(signal["x"], signal["y"], color="black", linewidth=2, alpha=0.3, label="truth")
+        for baseline, values in naive.items():
+            axes.plot(band["x"], values, BASELINE_STYLES[baseline], color="grey", linewidth=1, label=baseline)
+        axes.fill_between(band["x"], band["low"], band["high"], color=color, alpha=0.25, label="all seeds")
+        axes.plot(band["x"], band["median"], color=color, label=f"{name} median")
+        axes.axvspan(signal["x"].iloc[0], band["x"].iloc[0], color="grey", alpha=0.1)
+        axes.set(ylabel="y", title=f"{name}: closed-loop forecast (shaded: the seed window)")
+        axes.grid(True)
+        axes.legend(fontsize="x-small", ncols=3)
+    all_axes[-1, 0].set_xlabel("x")
+    figure.tight_layout()
+    return figure
+
+
+def rmse_figure(rmse, baseline_rmse):
+    """Every seed's closed-loop RMSE per model over a box plot, with the baselines as lines."""
     figure, axes = plt.subplots(figsize=(7, 4))
-    axes.plot(signal["x"], signal["y"], color="black", linewidth=2, alpha=0.3, label="truth")
-    for (name, forecast), color in zip(forecasts.items(), _colors()):
-        axes.plot(forecast["x"], forecast["prediction"], color=color, label=f"{name} closed loop")
-    start = forecasts[next(iter(forecasts))]["x"].iloc[0]
-    axes.axvspan(signal["x"].iloc[0], start, color="grey", alpha=0.1, label="seed window")
-    axes.set(xlabel="x", ylabel="y", title="Closed-loop forecast (each prediction fed back)")
-    axes.grid(True)
+    names = list(rmse)
+    axes.boxplot([rmse[n] for n in names], tick_labels=names, showfliers=False)
+    for i, (name, color) in enumerate(zip(names, _colors()), start=1):
+        offsets = np.linspace(-0.15, 0.15, len(rmse[name])) if len(rmse[name]) > 1 else [0.0]
+        axes.plot(i + np.asarray(offsets), rmse[name], "o", color=color, alpha=0.8)
+    for baseline, value in baseline_rmse.items():
+        axes.axhline(value, linestyle=BASELINE_STYLES[baseline], color="grey", label=f"{baseline} forecast")
+    axes.set(ylabel="closed-loop RMSE", yscale="log", title="Closed-loop RMSE of every seed")
+    axes.grid(True, which="both", alpha=0.4)
     axes.legend(fontsize="small")
     return figure
 
 
-def error_figure(forecasts, threshold):
+def error_figure(bands, threshold):
     figure, axes = plt.subplots(figsize=(7, 4))
-    for (name, forecast), color in zip(forecasts.items(), _colors()):
-        error = np.abs(forecast["prediction"] - forecast["truth"])
-        axes.plot(forecast["step"], error, color=color, label=name)
+    for (name, band), color in zip(bands.items(), _colors()):
+        axes.plot(band["step"], np.abs(band["median"] - band["truth"]), color=color, label=f"{name} median forecast")
     axes.axhline(threshold, color="black", linestyle=":", label=f"threshold {threshold:g}")
     axes.set(xlabel="closed-loop step", ylabel="|error|", yscale="log", title="Closed-loop absolute error")
     axes.grid(True, which="both", alpha=0.4)
@@ -74,16 +119,28 @@ def _colors():
 
 
 def main(argv):
-    signal_path, history_dir, forecast_dir, plots_dir = argv
+    signal_path, history_dir, forecast_dir, seeds_path, metrics_path, plots_dir = argv
     params = load_params()
-    dpi, names = params["plots"]["dpi"], list(params["models"])
+    dpi, names, seeds = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"]
     signal = read_input(signal_path, pd.read_csv, "generate")
-    histories = {name: read_input(f"{history_dir}/{name}.csv", pd.read_csv, f"train@{name}") for name in names}
-    forecasts = {name: read_input(f"{forecast_dir}/{name}.csv", pd.read_csv, f"forecast@{name}") for name in names}
+    per_seed = read_input(seeds_path, load_json, "evaluate")
+    baseline_rmse = {k: v["rmse"] for k, v in read_input(metrics_path, load_json, "evaluate")["baselines"].items()}
+    forecast_bands, loss_bands = {}, {}
+    for name in names:
+        forecasts = read_seeds(f"{forecast_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{name}")
+        histories = read_seeds(f"{history_dir}/{name}", seeds, ".csv", pd.read_csv, f"train@{name}")
+        forecast_bands[name], loss_bands[name] = forecast_band(forecasts), loss_band(histories)
+    horizon = len(forecast_bands[names[0]])
+    naive = baselines(signal, params["windows"]["length"], horizon)
+    rmse = {name: [per_seed[name][f"seed_{seed}"]["rmse"] for seed in seeds] for name in names}
+    for name in names:
+        write_csv(f"{plots_dir}/forecast_band/{name}.csv", forecast_bands[name])
+        write_csv(f"{plots_dir}/loss_band/{name}.csv", loss_bands[name])
     save(signal_figure(signal), f"{plots_dir}/signal.png", dpi)
-    save(loss_figure(histories), f"{plots_dir}/loss.png", dpi)
-    save(forecast_figure(signal, forecasts), f"{plots_dir}/forecast.png", dpi)
-    save(error_figure(forecasts, params["evaluate"]["error_threshold"]), f"{plots_dir}/error.png", dpi)
+    save(loss_figure(loss_bands), f"{plots_dir}/loss.png", dpi)
+    save(forecast_figure(signal, forecast_bands, naive), f"{plots_dir}/forecast.png", dpi)
+    save(rmse_figure(rmse, baseline_rmse), f"{plots_dir}/rmse.png", dpi)
+    save(error_figure(forecast_bands, params["evaluate"]["error_threshold"]), f"{plots_dir}/error.png", dpi)
 
 
 if __name__ == "__main__":

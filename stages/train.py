@@ -7,11 +7,15 @@ weights of the epoch. Unlike `fit`, a whole chunk of epochs runs as one compiled
 the framework's per-step and per-epoch overhead is paid ~10 times instead of 17,000.
 """
 
+import multiprocessing
+import os
+import signal
+
 import numpy as np
 import pandas as pd
 
 from stages.cli import UserError, run
-from stages.files import load_npz, read_input, save_npz, write_csv
+from stages.files import load_npz, read_input, save_npz, seed_path, write_csv
 from stages.params import load_params
 
 PROGRESS_REPORTS = 10
@@ -52,15 +56,14 @@ def make_optimizer(keras, train, n_batches):
     return keras.optimizers.get({"class_name": train["optimizer"], "config": {"learning_rate": learning_rate}})
 
 
-def fit(model, optimizer, data, epochs, orders, mask, progress):
-    """Train in place for `epochs` epochs over `orders` (see epoch_orders) and `mask` (see batch_mask).
+def fit(trainer, epochs, orders, progress):
+    """Train the trainer's model from its current weights for `epochs` epochs over `orders` (see
+    epoch_orders), with a fresh optimizer state; trainer = make_trainer(...).
 
     Returns per-epoch loss and val_loss arrays, and the first epoch whose loss is not finite, or None.
     """
-    import keras
-
-    trainer = jax_trainer if keras.backend.backend() == "jax" else tensorflow_trainer
-    run_epochs, keep_weights = trainer(model, optimizer, data, mask)
+    start_training, run_epochs, keep_weights = trainer
+    start_training()
     losses, val_losses = [], []
     step = chunk_size(epochs)
     for start in range(0, epochs, step):
@@ -77,8 +80,19 @@ def fit(model, optimizer, data, epochs, orders, mask, progress):
     return np.concatenate(losses), np.concatenate(val_losses), None
 
 
+def make_trainer(model, optimizer, data, mask):
+    """The model's training, compiled once and run by fit() as often as wanted (once per seed):
+    start() takes the model's current weights and the optimizer's initial state, run_epochs(chunk
+    of epoch orders) -> (loss, val_loss) per epoch, keep_weights() puts the result in the model."""
+    import keras
+
+    trainer = jax_trainer if keras.backend.backend() == "jax" else tensorflow_trainer
+    optimizer.build(model.trainable_variables)
+    return trainer(model, optimizer, data, mask)
+
+
 def jax_trainer(model, optimizer, data, mask):
-    """run_epochs(chunk of epoch orders) -> (loss, val_loss) per epoch, as one pure jitted function."""
+    """Epochs as one pure jitted function of (weights, optimizer state, epoch orders)."""
     import jax
     import jax.numpy as jnp
 
@@ -87,6 +101,7 @@ def jax_trainer(model, optimizer, data, mask):
     )
     mask = jnp.asarray(mask)
     non_trainable = [v.value for v in model.non_trainable_variables]
+    initial_optimizer_state = [v.value for v in optimizer.variables]
 
     def squared_errors(trainable, x, y):
         prediction, _ = model.stateless_call(trainable, non_trainable, x)
@@ -107,8 +122,11 @@ def jax_trainer(model, optimizer, data, mask):
         return state, (jnp.sum(error_sums) / len(x_train), jnp.mean(squared_errors(state[0], x_val, y_val)))
 
     scan_epochs = jax.jit(lambda state, chunk: jax.lax.scan(epoch, state, chunk))
-    optimizer.build(model.trainable_variables)
-    state = ([v.value for v in model.trainable_variables], [v.value for v in optimizer.variables])
+    state = None
+
+    def start_training():
+        nonlocal state
+        state = ([v.value for v in model.trainable_variables], initial_optimizer_state)
 
     def run_epochs(chunk):
         nonlocal state
@@ -119,7 +137,7 @@ def jax_trainer(model, optimizer, data, mask):
         for variable, value in zip(model.trainable_variables, state[0]):
             variable.assign(value)
 
-    return run_epochs, keep_weights
+    return start_training, run_epochs, keep_weights
 
 
 def tensorflow_trainer(model, optimizer, data, mask):
@@ -131,7 +149,7 @@ def tensorflow_trainer(model, optimizer, data, mask):
     )
     mask = tf.constant(mask)
     variables = model.trainable_variables
-    optimizer.build(variables)
+    initial_optimizer_state = [v.numpy() for v in optimizer.variables]
 
     def squared_errors(x, y):
         return tf.reduce_mean(tf.square(model(x) - y), axis=[1, 2])
@@ -155,45 +173,82 @@ def tensorflow_trainer(model, optimizer, data, mask):
             val_losses = val_losses.write(e, tf.reduce_mean(squared_errors(x_val, y_val)))
         return losses.stack(), val_losses.stack()
 
+    def start_training():
+        for variable, value in zip(optimizer.variables, initial_optimizer_state):
+            variable.assign(value)
+
     def run_epochs(chunk):
         loss, val_loss = scan_epochs(tf.constant(chunk))
         return loss.numpy(), val_loss.numpy()
 
-    return run_epochs, lambda: None
+    return start_training, run_epochs, lambda: None
+
+
+def train_seeds(name, spec, train, data, seeds):
+    """Train the model `spec` once per seed, one after another on one compiled program, so that a
+    seed's bits never depend on which other seeds are trained. Returns per seed (weights by variable
+    path, loss, val_loss, first non-finite epoch or None). Runs in a worker process (see main)."""
+    from stages.model import build_model, import_keras, load_weights, weight_arrays
+
+    keras = import_keras(train["backend"])
+    cell, units, length = spec["cell"], spec["units"], data["x_train"].shape[1]
+    model = build_model(keras, cell, units, length)
+    n_train = len(data["x_train"])
+    mask = batch_mask(n_train, train["batch_size"])
+    trainer = make_trainer(model, make_optimizer(keras, train, len(mask)), data, mask)
+    results = []
+    for seed in seeds:
+        load_weights(model, weight_arrays(build_model(keras, cell, units, length, seed)), f"seed {seed}", "train")
+        orders = epoch_orders(n_train, train["batch_size"], seed, train["shuffle"])
+
+        def progress(epoch, epochs, loss, val_loss):
+            print(
+                f"train@{name} seed {seed}: epoch {epoch:>{len(str(epochs))}}/{epochs}  "
+                f"loss {loss:.3e}  val_loss {val_loss:.3e}",
+                flush=True,
+            )
+
+        losses, val_losses, diverged_at = fit(trainer, train["epochs"], orders, progress)
+        results.append((weight_arrays(model), losses, val_losses, diverged_at))
+        if diverged_at is not None:
+            break
+    return results
+
+
+def _ignore_interrupts():
+    """Workers leave Ctrl-C to the stage process, which stops them (no traceback from each worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def main(argv):
-    name, windows_path, model_dir, history_path = argv
+    name, windows_path, model_dir, history_dir = argv
     params = load_params()
     spec, train = params["models"][name], params["train"]
+    seeds = train["seeds"]
     data = read_input(windows_path, load_npz, "windows")
-
-    from stages.model import build_model, import_keras, weight_arrays
-
-    keras = import_keras(train["backend"])
-    model = build_model(keras, spec["cell"], spec["units"], data["x_train"].shape[1], train["seed"])
-    n_train = len(data["x_train"])
-    mask = batch_mask(n_train, train["batch_size"])
-    optimizer = make_optimizer(keras, train, len(mask))
-    orders = epoch_orders(n_train, train["batch_size"], train["seed"], train["shuffle"])
-
-    def progress(epoch, epochs, loss, val_loss):
-        print(
-            f"train@{name}: epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {loss:.3e}  val_loss {val_loss:.3e}",
-            flush=True,
-        )
-
-    print(f"train@{name}: {train['epochs']} epochs of {len(mask)} batches", flush=True)
-    losses, val_losses, diverged_at = fit(model, optimizer, data, train["epochs"], orders, mask, progress)
-    if diverged_at is not None:
+    # Seeds are independent: spread over the CPU's cores, in worker processes (XLA runs on one
+    # thread, for repeatable results); a seed's bits do not depend on which worker trains it.
+    workers = min(len(seeds), len(os.sched_getaffinity(0)))
+    shares = [seeds[k::workers] for k in range(workers)]
+    print(f"train@{name}: {len(seeds)} seed(s) on {workers} core(s), {train['epochs']} epochs each", flush=True)
+    if workers == 1:
+        trained = [train_seeds(name, spec, train, data, seeds)]
+    else:
+        with multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_interrupts) as pool:
+            trained = pool.starmap(train_seeds, [(name, spec, train, data, share) for share in shares])
+    by_seed = {seed: result for share, results in zip(shares, trained) for seed, result in zip(share, results)}
+    diverged = {seed: result[3] for seed, result in by_seed.items() if result[3] is not None}
+    if diverged:
+        where = ", ".join(f"seed {seed} at epoch {epoch}" for seed, epoch in sorted(diverged.items()))
         raise UserError(
-            f"train@{name} diverged: the loss is not finite at epoch {diverged_at} "
-            f"(train.optimizer = {train['optimizer']}, train.learning_rate = {train['learning_rate']}); "
-            "lower train.learning_rate. No output was written."
+            f"train@{name} diverged: the loss is not finite ({where}; train.optimizer = {train['optimizer']}, "
+            f"train.learning_rate = {train['learning_rate']}); lower train.learning_rate. No output was written."
         )
-    history = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses, "val_loss": val_losses})
-    save_npz(f"{model_dir}/weights.npz", weight_arrays(model))
-    write_csv(history_path, history)
+    for seed in seeds:
+        weights, losses, val_losses, _ = by_seed[seed]
+        history = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses, "val_loss": val_losses})
+        save_npz(seed_path(model_dir, seed, ".npz"), weights)
+        write_csv(seed_path(history_dir, seed, ".csv"), history)
 
 
 if __name__ == "__main__":

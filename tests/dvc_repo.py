@@ -11,7 +11,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("gru", "lstm", "simple_rnn")
-TINY = {"signal": {"n_points": 60}, "windows": {"length": 10}, "train": {"epochs": 4}}
+TINY = {"signal": {"n_points": 60}, "windows": {"length": 10}, "train": {"epochs": 4, "seeds": [0, 1]}}
 OUTPUT_DIRS = ("data", "models", "metrics", "plots")
 
 

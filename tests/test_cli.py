@@ -15,14 +15,14 @@ import pytest
 from stages.files import load_npz, save_npz
 from tests.dvc_repo import ROOT, edit_params, snapshot
 
-TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru.csv"]
+TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru"]
 FORECAST = [
     "gru",
     "data/signal.csv",
     "data/windows.npz",
     "models/gru",
-    "metrics/forecast/gru.csv",
-    "metrics/one_step/gru.csv",
+    "metrics/forecast/gru",
+    "metrics/one_step/gru",
 ]
 
 
@@ -45,7 +45,8 @@ def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("trained")
     shutil.copytree(ROOT / "stages", directory / "stages", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "params.yaml", directory)
-    edit_params(directory, {"signal.n_points": 60, "windows.length": 10, "train.epochs": 2, "models.gru.units": 8})
+    edit_params(directory, {"signal.n_points": 60, "windows.length": 10, "train.epochs": 2, "models.gru.units": 8,
+                            "train.seeds": [0, 1]})
     for name, args in [
         ("generate", ["data/signal.csv"]),
         ("windows", ["data/signal.csv", "data/windows.npz"]),
@@ -96,7 +97,7 @@ def test_a_diverging_training_names_model_epoch_and_setting(workdir):
 
 def test_a_model_predicting_nan_writes_no_forecast(workdir):
     """NaN or infinity in a forecast CSV would break `dvc plots` and the metrics: nothing is written."""
-    weights = workdir / "models/gru/weights.npz"
+    weights = workdir / "models/gru/seed_1.npz"
     save_npz(weights, {name: np.full_like(array, np.nan) for name, array in load_npz(weights).items()})
     before = snapshot(workdir)
     result = stage(workdir, "forecast", *FORECAST)
@@ -107,7 +108,7 @@ def test_a_model_predicting_nan_writes_no_forecast(workdir):
 def test_weights_of_another_architecture_name_the_stage_to_rerun(workdir):
     edit_params(workdir, {"models.gru.units": 16})
     result = stage(workdir, "forecast", *FORECAST)
-    assert_clean_failure(result, "models/gru/weights.npz holds weights of another model", "dvc repro train@gru")
+    assert_clean_failure(result, "models/gru/seed_0.npz holds weights of another model", "dvc repro train@gru")
 
 
 def test_a_missing_input_names_the_stage_that_makes_it(workdir):
@@ -116,10 +117,10 @@ def test_a_missing_input_names_the_stage_that_makes_it(workdir):
 
 
 def test_a_truncated_input_names_the_stage_to_rerun(workdir):
-    weights = workdir / "models/gru/weights.npz"
+    weights = workdir / "models/gru/seed_1.npz"
     weights.write_bytes(weights.read_bytes()[:100])
     assert_clean_failure(
-        stage(workdir, "forecast", *FORECAST), "models/gru/weights.npz cannot be read", "dvc repro --force train@gru"
+        stage(workdir, "forecast", *FORECAST), "models/gru/seed_1.npz cannot be read", "dvc repro --force train@gru"
     )
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 
-from stages.forecast import closed_loop, forecast_table, one_step, one_step_table
+from stages.forecast import forecast_table, forecaster, one_step_table
 from stages.generate import damped_oscillation
-from stages.model import build_model
+from stages.model import build_model, load_weights, weight_arrays
 
 
 def test_closed_loop_equals_feeding_predictions_back_one_call_at_a_time(keras):
@@ -13,13 +13,30 @@ def test_closed_loop_equals_feeding_predictions_back_one_call_at_a_time(keras):
         following = float(np.asarray(model(np.array(window[-10:], np.float32).reshape(1, 10, 1)))[0, -1, 0])
         expected.append(following)
         window.append(following)
-    np.testing.assert_allclose(closed_loop(model, start, 15), expected, atol=1e-6)
+    closed_loop, _ = forecaster(model, 15)
+    np.testing.assert_allclose(closed_loop([v.value for v in model.trainable_variables], start), expected, atol=1e-6)
 
 
 def test_one_step_predicts_from_each_window(keras):
     model = build_model(keras, "gru", 8, 10, seed=0)
     windows = np.stack([np.sin(np.arange(i, i + 10) / 3) for i in range(4)])[..., None]
-    np.testing.assert_allclose(one_step(model, windows)[2], closed_loop(model, windows[2, :, 0], 1)[0], atol=1e-6)
+    closed_loop, one_step = forecaster(model, 1)
+    weights = [v.value for v in model.trainable_variables]
+    np.testing.assert_allclose(one_step(weights, windows)[2], closed_loop(weights, windows[2, :, 0])[0], atol=1e-6)
+
+
+def test_one_compiled_forecaster_serves_every_seed(keras):
+    """Weights are arguments: a forecaster built on one model forecasts another seed's weights
+    exactly as a model built with them does."""
+    start = np.sin(np.arange(10) / 3)
+    other = build_model(keras, "gru", 8, 10, seed=1)
+    shared, _ = forecaster(build_model(keras, "gru", 8, 10, seed=0), 5)
+    own, _ = forecaster(other, 5)
+    weights = [v.value for v in other.trainable_variables]
+    np.testing.assert_array_equal(shared(weights, start), own(weights, start))
+    template = build_model(keras, "gru", 8, 10)
+    load_weights(template, weight_arrays(other), "weights", "train")
+    np.testing.assert_array_equal(shared([v.value for v in template.trainable_variables], start), own(weights, start))
 
 
 def test_each_prediction_is_aligned_with_the_sample_it_predicts():

@@ -2,6 +2,8 @@ import pytest
 
 from stages.params import ParamsError, load_params, split_point, validate
 
+SEEDS = "a list of distinct integers from 0 to 715827882, at least one"
+
 
 def test_defaults_are_valid(default_params):
     assert validate(default_params) == []
@@ -28,6 +30,14 @@ def test_split_point_is_keras_validation_split():
         ("windows", "val_fraction", 1.0, "windows.val_fraction = 1.0: must be a number > 0 and < 1"),
         ("forecast", "horizon", 0, "forecast.horizon = 0: must be null or an integer >= 1"),
         ("plots", "dpi", 5, "plots.dpi = 5: must be an integer from 10 to 1200"),
+        ("train", "seeds", [], f"train.seeds = []: must be {SEEDS}"),
+        ("train", "seeds", [0, 1, 1], f"train.seeds = [0, 1, 1]: must be {SEEDS}"),
+        ("train", "seeds", [0, -1], f"train.seeds = [0, -1]: must be {SEEDS}"),
+        ("train", "seeds", [0, True], f"train.seeds = [0, True]: must be {SEEDS}"),
+        ("train", "seeds", 3, f"train.seeds = 3: must be {SEEDS}"),
+        ("train", "seeds", [715827883], f"train.seeds = [715827883]: must be {SEEDS}"),
+        ("evaluate", "confidence", 95, "evaluate.confidence = 95: must be a number > 0 and < 1"),
+        ("evaluate", "alpha", 0, "evaluate.alpha = 0: must be a number > 0 and < 1"),
     ],
 )
 def test_a_bad_value_names_key_value_and_what_is_allowed(default_params, section, key, value, expected):

@@ -5,7 +5,10 @@ import json
 import pytest
 import yaml
 
-from tests.dvc_repo import MODELS, dvc, edit_params, leaf_keys, make_repo, snapshot, stages_run
+from stages.evaluate import HEADLINE
+from tests.dvc_repo import MODELS, TINY, dvc, edit_params, leaf_keys, make_repo, snapshot, stages_run
+
+SEEDS = TINY["train"]["seeds"]
 
 
 @pytest.fixture(scope="module")
@@ -15,36 +18,65 @@ def repo(tmp_path_factory):
 
 def test_repro_writes_every_output(repo):
     metrics = json.loads((repo / "metrics/metrics.json").read_text())
-    assert list(metrics) == list(MODELS)
+    assert list(metrics) == ["baselines", *MODELS, "comparisons"]
     assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
+    assert set(metrics["baselines"]) == {"zero", "persistence", "window_mean"}
+    assert set(metrics["comparisons"]) == {"gru_vs_lstm", "gru_vs_simple_rnn", "lstm_vs_simple_rnn"}
+    per_seed = json.loads((repo / "metrics/seeds.json").read_text())
     for name in MODELS:
-        keys = {
-            "n_params",
-            "train_loss",
-            "val_loss",
-            "rmse",
-            "mae",
-            "max_abs_error",
-            "one_step_val_rmse",
-            "valid_steps",
-        }
-        assert set(metrics[name]) == keys
-        history = (repo / f"metrics/history/{name}.csv").read_text().splitlines()
-        assert history[0] == "epoch,loss,val_loss" and len(history) == 1 + 4
-        forecast = (repo / f"metrics/forecast/{name}.csv").read_text().splitlines()
-        assert forecast[0] == "step,x,truth,prediction" and len(forecast) == 1 + 60 - 10 - 1
-        one_step = (repo / f"metrics/one_step/{name}.csv").read_text().splitlines()
-        assert one_step[0] == "window,x,truth,prediction" and len(one_step) == 1 + 5
-        assert (repo / f"models/{name}/weights.npz").stat().st_size > 0
-    for figure in ("signal", "loss", "forecast", "error"):
+        assert set(metrics[name]) == {"n_params", *HEADLINE}
+        assert set(metrics[name]["rmse"]) == {"mean", "median", "std", "min", "max", "trim_mean", "ci_low", "ci_high"}
+        assert list(per_seed[name]) == [f"seed_{seed}" for seed in SEEDS]
+        for seed in SEEDS:
+            history = (repo / f"metrics/history/{name}/seed_{seed}.csv").read_text().splitlines()
+            assert history[0] == "epoch,loss,val_loss" and len(history) == 1 + 4
+            forecast = (repo / f"metrics/forecast/{name}/seed_{seed}.csv").read_text().splitlines()
+            assert forecast[0] == "step,x,truth,prediction" and len(forecast) == 1 + 60 - 10 - 1
+            one_step = (repo / f"metrics/one_step/{name}/seed_{seed}.csv").read_text().splitlines()
+            assert one_step[0] == "window,x,truth,prediction" and len(one_step) == 1 + 5
+            assert (repo / f"models/{name}/seed_{seed}.npz").stat().st_size > 0
+    for figure in ("signal", "loss", "forecast", "rmse", "error"):
         assert (repo / f"plots/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (repo / "metrics/report.md").read_text()
+    assert report.count("no detectable difference with 2 seeds") == 3  # 2 seeds can decide nothing
+    assert "Set at least 5 seeds" in report and "(one training run of each)" in report
     assert "up to date" in dvc(repo, "status").stdout
     assert stages_run(dvc(repo, "repro")) == []
 
 
-def test_plots_show_draws_the_csvs_and_figures(repo):
+def test_plots_show_draws_the_bands_and_figures(repo):
     result = dvc(repo, "plots", "show", "--json")
-    assert "metrics/history" in result.stdout and "plots/forecast.png" in result.stdout
+    assert "plots/forecast_band/gru.csv" in result.stdout and "plots/rmse.png" in result.stdout
+
+
+def seed_files(repo, seed):
+    """Every file of one seed, as bytes."""
+    files = [f"models/{m}/seed_{seed}.npz" for m in MODELS] + [
+        f"metrics/{kind}/{m}/seed_{seed}.csv" for kind in ("history", "forecast", "one_step") for m in MODELS
+    ]
+    return {path: (repo / path).read_bytes() for path in files}
+
+
+def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
+    original = (repo / "params.yaml").read_text()
+    committed = seed_files(repo, 1)
+    committed_first = seed_files(repo, 0)
+    try:
+        edit_params(repo, {"train.seeds": [1]})
+        dvc(repo, "repro")
+        alone = seed_files(repo, 1)
+        edit_params(repo, {"train.seeds": [0, 1, 2]})
+        result = dvc(repo, "repro")
+        assert seed_files(repo, 1) == alone == committed
+        assert seed_files(repo, 0) == committed_first
+        # Adding seed 2 keeps seeds 0 and 1's files; every model's stages re-run (they train seeds together).
+        assert set(stages_run(result)) == {"validate", "evaluate", "plots", "report"} | {
+            f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
+        }
+    finally:
+        (repo / "params.yaml").write_text(original)
+        dvc(repo, "repro")
+    assert "up to date" in dvc(repo, "status").stdout
 
 
 def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
@@ -61,7 +93,9 @@ def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
 # every key makes it stale too; its output never changes while params are valid, so it never
 # makes anything downstream re-run (test_a_params_change_reruns_exactly_the_stale_stages).
 PER_MODEL = {
-    f"models.{m}.{k}": {f"train@{m}", f"forecast@{m}", "evaluate", "plots"} for m in MODELS for k in ("cell", "units")
+    f"models.{m}.{k}": {f"train@{m}", f"forecast@{m}", "evaluate", "plots", "report"}
+    for m in MODELS
+    for k in ("cell", "units")
 }
 DIRECTLY_STALE = {
     "signal.tau": {"generate"},
@@ -71,21 +105,26 @@ DIRECTLY_STALE = {
     "windows.val_fraction": {"windows"},
     **{
         f"train.{k}": {f"train@{m}" for m in MODELS}
-        for k in ("backend", "epochs", "batch_size", "optimizer", "learning_rate", "schedule", "seed", "shuffle")
+        for k in ("backend", "batch_size", "shuffle")
     },
+    **{f"train.{k}": {*(f"train@{m}" for m in MODELS), "report"} for k in ("epochs", "optimizer", "learning_rate", "schedule")},
+    "train.seeds": {*(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots", "report"},
     **PER_MODEL,
     "forecast.horizon": {f"forecast@{m}" for m in MODELS},
     "evaluate.error_threshold": {"evaluate", "plots"},
+    "evaluate.confidence": {"evaluate", "report"},
+    "evaluate.alpha": {"report"},
     "plots.dpi": {"plots"},
 }
 # What each key re-runs: the stale stages and everything downstream of them.
 DOWNSTREAM = {
-    "generate": {"windows", *(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots"},
-    "windows": {*(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots"},
-    **{f"train@{m}": {f"forecast@{m}", "evaluate", "plots"} for m in MODELS},
-    **{f"forecast@{m}": {"evaluate", "plots"} for m in MODELS},
-    "evaluate": set(),
+    "generate": {"windows", *(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots", "report"},
+    "windows": {*(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots", "report"},
+    **{f"train@{m}": {f"forecast@{m}", "evaluate", "plots", "report"} for m in MODELS},
+    **{f"forecast@{m}": {"evaluate", "plots", "report"} for m in MODELS},
+    "evaluate": {"plots", "report"},
     "plots": set(),
+    "report": set(),
 }
 OTHER_VALUE = {
     "cell": {"gru": "lstm", "lstm": "gru", "simple_rnn": "gru"},
@@ -101,6 +140,8 @@ def other_value(key, value):
         return OTHER_VALUE[leaf][value]
     if isinstance(value, bool):
         return not value
+    if isinstance(value, list):
+        return value + [max(value) + 1]  # train.seeds
     if value is None:
         return 5
     if key == "windows.val_fraction":
@@ -126,7 +167,7 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
     "change, expected",
     [
         ({"plots.dpi": 50}, ["validate", "plots"]),
-        ({"models.lstm.units": 8}, ["validate", "train@lstm", "forecast@lstm", "evaluate", "plots"]),
+        ({"models.lstm.units": 8}, ["validate", "train@lstm", "forecast@lstm", "evaluate", "plots", "report"]),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected):
@@ -152,12 +193,12 @@ def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     finally:
         (repo / "params.yaml").write_text(original)
         dvc(repo, "repro")
-    assert set(stages_run(result)) == {"validate", "evaluate", "plots"} | {
+    assert set(stages_run(result)) == {"validate", "evaluate", "plots", "report"} | {
         f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
     }
     for name in MODELS:
         assert metrics[name]["n_params"] == [5201, 6761, 1721][MODELS.index(name)]
-        assert 0 < metrics[name]["train_loss"] < 1 and 0 < metrics[name]["rmse"] < 10
+        assert 0 < metrics[name]["rmse"]["mean"] < 10
 
 
 @pytest.mark.parametrize(

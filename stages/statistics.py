@@ -1,0 +1,147 @@
+"""Statistics across training seeds: is one architecture really better, or was it a lucky seed?
+
+Each model gives one value per training seed (typically 10), lower is better (an RMSE). So few
+values, of unknown shape, call for methods that assume no distribution:
+
+- confidence intervals are BCa bootstrap intervals (scipy.stats.bootstrap) of the mean, of the
+  difference of two means and of P(A better). Two models' seeds are resampled independently
+  (paired=False): seed 3 of one architecture has nothing in common with seed 3 of another;
+- the test is the two-sided Mann-Whitney U test, exact for small samples without ties;
+- P(A better) is the chance that a random seed of A scores lower than one of B, ties counting
+  half (the common-language effect size, U_B / (n_A n_B));
+- Holm's step-down correction keeps the chance of any false verdict across all pairs below alpha;
+- a verdict needs both the corrected test and the CI of P(A better) to agree.
+
+Every bootstrap draws from a fresh np.random.default_rng(seed): same values, same bytes out. When
+every resample gives the same value (identical seeds, fully separated samples) BCa is undefined
+(SciPy returns NaN); the interval is then that value, zero width. No output is ever NaN.
+"""
+
+import math
+import warnings
+
+import numpy as np
+from scipy import stats
+
+
+def mean_difference(a, b, axis=-1):
+    """mean(a) - mean(b) along axis."""
+    return np.mean(a, axis=axis) - np.mean(b, axis=axis)
+
+
+def probability_better(a, b, axis=-1):
+    """P(a_i < b_j) over all pairs, ties counting half, along axis (vectorized over the other axes)."""
+    a = np.moveaxis(a, axis, -1)[..., :, None]
+    b = np.moveaxis(b, axis, -1)[..., None, :]
+    return np.mean((a < b) + 0.5 * (a == b), axis=(-2, -1))
+
+
+def interval(samples, statistic, confidence, resamples, seed):
+    """(low, high): the BCa bootstrap CI of statistic(*samples), each sample resampled on its own."""
+    point = float(statistic(*samples, axis=-1))
+    if all(np.ptp(sample) == 0 for sample in samples):
+        return point, point  # every resample is the data itself (and bootstrap refuses a single value)
+    # Where BCa is undefined SciPy warns, and divides 0 by 0 for the acceleration: handled below.
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            samples,
+            statistic,
+            n_resamples=resamples,
+            vectorized=True,
+            paired=False,
+            confidence_level=confidence,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = result.confidence_interval
+    if np.isnan(low) or np.isnan(high):
+        # BCa is undefined (NaN) when its jackknife has no spread, as when every resample gives the same
+        # value: P(A better) of fully separated samples is 1 in each. The percentile interval of the same
+        # resamples is defined, and then zero-width at that value.
+        tail = (1 - confidence) / 2
+        low, high = np.quantile(result.bootstrap_distribution, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def summary(values, confidence=0.95, resamples=9999, seed=0):
+    """Mean, median, std (ddof=1), min, max, 10 % trimmed mean and the bootstrap CI of the mean."""
+    values = np.asarray(values, dtype=float)
+    if np.ptp(values) == 0:
+        # One seed, or all alike: no spread. Said outright, as a float sum of equal values need not
+        # divide back to the value exactly (ten times 0.3 gives a mean off by one ulp, a std of 6e-17).
+        v = float(values[0])
+        return {"mean": v, "median": v, "std": 0.0, "min": v, "max": v, "trim_mean": v, "ci_low": v, "ci_high": v}
+    low, high = interval((values,), np.mean, confidence, resamples, seed)
+    return {
+        "mean": float(np.mean(values)),
+        "median": float(np.median(values)),
+        "std": float(np.std(values, ddof=1)),
+        "min": float(np.min(values)),
+        "max": float(np.max(values)),
+        "trim_mean": float(stats.trim_mean(values, 0.1)),
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def compare(a, b, confidence=0.95, resamples=9999, seed=0):
+    """Model A against model B: mean difference, Mann-Whitney p-value and P(A better), with CIs."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.ptp(np.concatenate([a, b])) == 0:
+        # Every value tied: nothing to rank. SciPy gets 1.0 only through its continuity correction
+        # (-0.5 / a zero variance = -inf); the rule is stated here instead.
+        p_value = 1.0
+    else:
+        p_value = float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    difference_low, difference_high = interval((a, b), mean_difference, confidence, resamples, seed)
+    better_low, better_high = interval((a, b), probability_better, confidence, resamples, seed)
+    return {
+        "difference": float(mean_difference(a, b)),
+        "difference_ci_low": difference_low,
+        "difference_ci_high": difference_high,
+        "p_value": p_value,
+        "p_better": float(probability_better(a, b)),
+        "p_better_ci_low": better_low,
+        "p_better_ci_high": better_high,
+    }
+
+
+def holm(p_values):
+    """Holm-Bonferroni adjusted p-values, in the input order."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    # The i-th smallest (0-based) times m - i; the running maximum so that a larger raw p never ends up smaller.
+    stepped = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return [float(value) for value in adjusted]
+
+
+def verdict(name_a, name_b, adjusted_p, p_better_low, p_better_high, n_a, n_b, alpha=0.05):
+    """The rule, fixed before any number is seen: A is better than B only if the Holm-adjusted
+    p-value is below alpha and the whole CI of P(A better) lies above 0.5; B is better than A if the
+    adjusted p-value is below alpha and the whole CI lies below 0.5; otherwise no detectable difference."""
+    if adjusted_p < alpha and p_better_low > 0.5:
+        return f"{name_a} better than {name_b}"
+    if adjusted_p < alpha and p_better_high < 0.5:
+        return f"{name_b} better than {name_a}"
+    seeds = f"{n_a} seeds" if n_a == n_b else f"{n_a} and {n_b} seeds"
+    return f"no detectable difference with {seeds}"
+
+
+def smallest_p(n_a, n_b):
+    """The smallest two-sided p-value of the exact Mann-Whitney U test for these sample sizes, no ties:
+    complete separation, one ordering in C(n_a + n_b, n_a), in either direction."""
+    return min(1.0, 2 / math.comb(n_a + n_b, n_a))
+
+
+def seeds_needed(n_models, alpha=0.05):
+    """The fewest seeds per model for which Holm's correction over all pairs can still give p < alpha:
+    the smallest p-value, times the number of pairs (what Holm multiplies it by), below alpha."""
+    pairs = max(1, n_models * (n_models - 1) // 2)
+    n = 1
+    while pairs * smallest_p(n, n) >= alpha:
+        n += 1
+    return n
