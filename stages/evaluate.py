@@ -60,14 +60,16 @@ def closed_loop_metrics(x, truth, prediction, threshold):
     error = np.abs(prediction - truth)
     exceeded = np.flatnonzero(error > threshold)
     spacing = (x[-1] - x[0]) / (len(x) - 1)
-    truth_frequency = dominant_frequency(truth, spacing)
+    truth_frequency, frequency = dominant_frequency(truth, spacing), dominant_frequency(prediction, spacing)
+    # Relative to the truth's; a truth without oscillation (a horizon of a step or two) is matched only by none.
+    frequency_error = abs(frequency - truth_frequency) / truth_frequency if truth_frequency else float(frequency != 0)
     return {
         "rmse": rounded(np.sqrt(np.mean(error**2))),
         "mae": rounded(np.mean(error)),
         "max_abs_error": rounded(np.max(error)),
         "valid_steps": int(exceeded[0]) if len(exceeded) else len(error),
         "correlation": rounded(correlation(prediction, truth)),
-        "frequency_error": rounded(abs(dominant_frequency(prediction, spacing) - truth_frequency) / truth_frequency),
+        "frequency_error": rounded(frequency_error),
     }
 
 

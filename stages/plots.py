@@ -97,7 +97,7 @@ def rmse_figure(rmse, baseline_rmse):
         axes.plot(i + np.asarray(offsets), rmse[name], "o", color=color, alpha=0.8)
     for baseline, value in baseline_rmse.items():
         axes.axhline(value, linestyle=BASELINE_STYLES[baseline], color="grey", label=f"{baseline} forecast")
-    axes.set(ylabel="closed-loop RMSE", yscale="log", title="Closed-loop RMSE of every seed")
+    axes.set(ylabel="closed-loop RMSE", title="Closed-loop RMSE of every seed (box: quartiles)")
     axes.grid(True, which="both", alpha=0.4)
     axes.legend(fontsize="small")
     return figure

@@ -13,13 +13,13 @@ from stages.files import load_json, read_input, write_text
 from stages.params import load_params
 
 TUTORIAL_CLAIM = "GRU reproduces the damped vibration worse than LSTM (one training run of each)"
-SUMMARY_COLUMNS = {  # metric: its heading
-    "rmse": "closed-loop RMSE",
+SHAPE_COLUMNS = {  # metric: its heading in the table of means
     "correlation": "correlation with truth",
     "frequency_error": "dominant-frequency error",
     "valid_steps": "valid steps",
     "skill_zero": "skill vs zero",
     "skill_persistence": "skill vs persistence",
+    "skill_window_mean": "skill vs window mean",
     "one_step_val_rmse": "one-step val RMSE",
 }
 FIGURES = {
@@ -89,7 +89,7 @@ def render(params, metrics, per_seed):
         f"test (seeds of different architectures are not paired), Holm-corrected across all "
         f"{len(metrics['comparisons'])} pair(s), gives p < {alpha} **and** the {ci} of P(A better than B), the "
         f"probability that a seed of A has a lower RMSE than a seed of B, excludes 0.5. Otherwise: no detectable "
-        f"difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, fixed random state).",
+        f"difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random generator).",
         seeds_note(len(names), len(seeds), alpha),
         "## Verdicts",
         "",
@@ -109,20 +109,32 @@ def render(params, metrics, per_seed):
         "|---|---|",
         tutorial_row(verdict_by_pair, params),
         "",
-        "## Per model, across seeds",
-        "",
-        f"Mean [{ci}], median, standard deviation, min to max. Skill = 1 − RMSE / RMSE of the baseline "
-        "(> 0: better than the baseline).",
+        "## Closed-loop RMSE per model, across seeds",
         "",
         table(
-            ["metric"] + names,
+            ["model", "mean", ci, "median", "trimmed mean (10 %)", "sd", "min", "max"],
             [
-                [heading] + [
-                    f"{number(s['mean'])} [{number(s['ci_low'])}, {number(s['ci_high'])}], median "
-                    f"{number(s['median'])}, sd {number(s['std'])}, {number(s['min'])} to {number(s['max'])}"
-                    for s in (metrics[name][metric] for name in names)
+                [name] + [number(r["mean"]), f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"]
+                + [number(r[k]) for k in ("median", "trim_mean", "std", "min", "max")]
+                for name, r in ((name, metrics[name]["rmse"]) for name in names)
+            ],
+        ),
+        "",
+        f"## Shape and skill: mean [{ci}] across seeds",
+        "",
+        "Correlation of forecast and truth over the closed loop (1: the same shape); relative error of the "
+        "dominant frequency (0: right, 1: no oscillation); valid steps before |error| first exceeds "
+        f"{evaluate['error_threshold']}; skill = 1 − RMSE / RMSE of the baseline (> 0: better than it). "
+        "Every statistic of every metric is in metrics/metrics.json, every seed in metrics/seeds.json.",
+        "",
+        table(
+            ["model", *SHAPE_COLUMNS.values()],
+            [
+                [name] + [
+                    f"{number(s['mean'])} [{number(s['ci_low'])}, {number(s['ci_high'])}]"
+                    for s in (metrics[name][metric] for metric in SHAPE_COLUMNS)
                 ]
-                for metric, heading in SUMMARY_COLUMNS.items()
+                for name in names
             ],
         ),
         "",

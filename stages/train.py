@@ -215,9 +215,10 @@ def train_seeds(name, spec, train, data, seeds):
     return results
 
 
-def _ignore_interrupts():
-    """Workers leave Ctrl-C to the stage process, which stops them (no traceback from each worker)."""
+def _leave_interrupts_to_the_stage():
+    """Workers ignore Ctrl-C and die quietly on SIGTERM: the stage process stops them (one message)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def main(argv):
@@ -228,13 +229,14 @@ def main(argv):
     data = read_input(windows_path, load_npz, "windows")
     # Seeds are independent: spread over the CPU's cores, in worker processes (XLA runs on one
     # thread, for repeatable results); a seed's bits do not depend on which worker trains it.
+    # Forked before anything imports JAX, so a worker runs as this process does (even under an emulator).
     workers = min(len(seeds), len(os.sched_getaffinity(0)))
     shares = [seeds[k::workers] for k in range(workers)]
     print(f"train@{name}: {len(seeds)} seed(s) on {workers} core(s), {train['epochs']} epochs each", flush=True)
     if workers == 1:
         trained = [train_seeds(name, spec, train, data, seeds)]
     else:
-        with multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_interrupts) as pool:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_leave_interrupts_to_the_stage) as pool:
             trained = pool.starmap(train_seeds, [(name, spec, train, data, share) for share in shares])
     by_seed = {seed: result for share, results in zip(shares, trained) for seed, result in zip(share, results)}
     diverged = {seed: result[3] for seed, result in by_seed.items() if result[3] is not None}

@@ -14,8 +14,8 @@ import pytest
 
 from tests.dvc_repo import make_repo, snapshot
 
-# Fewer units and epochs: an emulated stage runs ~10x slower.
-TINIER = {f"models.{m}.units": 8 for m in ("gru", "lstm", "simple_rnn")} | {"train.epochs": 2}
+# Fewer units and epochs, one seed (one training process per stage): an emulated stage runs ~10x slower.
+TINIER = {f"models.{m}.units": 8 for m in ("gru", "lstm", "simple_rnn")} | {"train.epochs": 2, "train.seeds": [3]}
 EMULATED_CPUS = ("Haswell-v4", "EPYC-Rome")  # Intel and AMD, AVX2 without AVX-512
 HOSTILE = {
     "XLA_FLAGS": "--xla_cpu_enable_fast_math=true",

@@ -2,7 +2,7 @@ import pytest
 
 from stages.params import ParamsError, load_params, split_point, validate
 
-SEEDS = "a list of distinct integers from 0 to 715827882, at least one"
+SEEDS = "a list of distinct integers from 0 to 715827881, at least one"
 
 
 def test_defaults_are_valid(default_params):
@@ -35,7 +35,7 @@ def test_split_point_is_keras_validation_split():
         ("train", "seeds", [0, -1], f"train.seeds = [0, -1]: must be {SEEDS}"),
         ("train", "seeds", [0, True], f"train.seeds = [0, True]: must be {SEEDS}"),
         ("train", "seeds", 3, f"train.seeds = 3: must be {SEEDS}"),
-        ("train", "seeds", [715827883], f"train.seeds = [715827883]: must be {SEEDS}"),
+        ("train", "seeds", [715827882], f"train.seeds = [715827882]: must be {SEEDS}"),
         ("evaluate", "confidence", 95, "evaluate.confidence = 95: must be a number > 0 and < 1"),
         ("evaluate", "alpha", 0, "evaluate.alpha = 0: must be a number > 0 and < 1"),
     ],

@@ -1,47 +1,57 @@
-"""The pull-request report (.ci/report, `make report`) in a tiny project, on a branch that changes a param."""
+"""metrics/report.md from metrics built by evaluate's own functions on made-up seeds."""
 
-import subprocess
+import copy
 
-import pytest
+import numpy as np
 
-from tests.dvc_repo import ROOT, ci, dvc, edit_params, git, make_repo
-
-
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """Branch `change` off `main`: evaluate.error_threshold raised, re-run and committed."""
-    repo = make_repo(tmp_path_factory.mktemp("report"))
-    git(repo, "branch", "-M", "main")
-    git(repo, "checkout", "-qb", "change")
-    edit_params(repo, {"evaluate.error_threshold": 10.0})  # every closed-loop step counts as valid
-    dvc(repo, "repro")
-    git(repo, "commit", "-qam", "raise the error threshold")
-    return repo
+from stages.evaluate import HEADLINE, compare_models, summarize
+from stages.report import render
 
 
-def table_rows(report):
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in report.splitlines() if line[:1] == "|"]
+def metrics_for(rmse_by_model, confidence=0.95):
+    """metrics.json and seeds.json as evaluate writes them, every metric but rmse constant."""
+    per_seed = {
+        name: {f"seed_{i}": {**{metric: 0.5 for metric in HEADLINE}, "rmse": r} for i, r in enumerate(values)}
+        for name, values in rmse_by_model.items()
+    }
+    baseline = {"rmse": 0.2, "mae": 0.15, "max_abs_error": 0.5, "correlation": 0.0, "frequency_error": 1.0}
+    metrics = {
+        "baselines": {"zero": baseline, "persistence": baseline, "window_mean": baseline},
+        "comparisons": compare_models(rmse_by_model, confidence),
+        **{name: {"n_params": 1, **summarize(list(per_seed[name].values()), confidence)} for name in rmse_by_model},
+    }
+    return metrics, per_seed
 
 
-def test_the_report_against_main_names_the_changed_param_metrics_and_figure(repo):
-    result = ci(repo, "report")  # the default base: main
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = (repo / "report.md").read_text()
-    rows = table_rows(report)
-    assert ["params.yaml", "evaluate.error_threshold", "0.05", "10.0"] in rows
-    changed_metrics = {row[1] for row in rows if row[0] == "metrics/metrics.json"}
-    assert {"gru.valid_steps", "lstm.valid_steps", "simple_rnn.valid_steps"} <= changed_metrics
-    assert "plots/error.png (changed)" in report and "plots/loss.png (changed)" not in report
-    assert "![plots/loss.png](plots/loss.png)" in report
+def params_for(default_params, models, seeds):
+    params = copy.deepcopy(default_params)
+    params["models"] = {name: {"cell": name, "units": 40} for name in models}
+    params["train"]["seeds"] = seeds
+    return params
 
 
-def test_the_report_against_the_workspace_itself_says_nothing_changed_and_links_to_plots_url(repo):
-    result = ci(repo, "report", "HEAD", PLOTS_URL="https://example.com/raw/abc")
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = (repo / "report.md").read_text()
-    assert "No params changed." in report and "No metrics changed." in report
-    assert "![plots/loss.png](https://example.com/raw/abc/plots/loss.png)" in report
+def test_a_clear_difference_gets_a_verdict_and_a_tie_does_not(default_params):
+    rng = np.random.default_rng(0)
+    rmse = {"gru": 0.1 + rng.random(10) * 0.01, "lstm": 0.3 + rng.random(10) * 0.01}
+    rmse["simple_rnn"] = rmse["gru"][::-1] + 1e-9  # the same spread as gru: no detectable difference
+    report = render(params_for(default_params, rmse, list(range(10))), *metrics_for(rmse))
+    assert "**gru better than lstm**" in report
+    assert "**simple_rnn better than lstm**" in report
+    assert "**no detectable difference with 10 seeds**" in report
+    assert "| gru vs lstm: gru better than lstm |" in report  # beside the tutorial's claim
+    assert "no verdict can be reached" not in report
+    assert "| zero | 0.2 |" in report and "](../plots/forecast.png)" in report
 
 
-def test_the_report_is_ignored_by_git():
-    assert subprocess.run(["git", "check-ignore", "-q", "report.md"], cwd=ROOT).returncode == 0
+def test_too_few_seeds_are_said_to_decide_nothing(default_params):
+    rmse = {"gru": [0.1, 0.11, 0.12, 0.13], "lstm": [0.3, 0.31, 0.32, 0.33], "simple_rnn": [0.5, 0.6, 0.7, 0.8]}
+    report = render(params_for(default_params, rmse, [0, 1, 2, 3]), *metrics_for(rmse))
+    assert "With 4 seed(s) per model no verdict can be reached" in report and "Set at least 5 seeds" in report
+    assert report.count("no detectable difference with 4 seeds") == 4  # 3 pairs and the tutorial's row
+
+
+def test_without_a_gru_and_an_lstm_the_tutorial_claim_has_nothing_to_compare(default_params):
+    rmse = {"gru": [0.1, 0.2, 0.3, 0.4, 0.5], "simple_rnn": [0.1, 0.2, 0.3, 0.4, 0.6]}
+    report = render(params_for(default_params, rmse, [0, 1, 2, 3, 4]), *metrics_for(rmse))
+    assert "(no GRU and LSTM in params.yaml to compare)" in report
+    assert "no verdict can be reached" not in report  # 2 models: 4 seeds would already do
