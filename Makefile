@@ -39,10 +39,11 @@ bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
 
 # `dvc exp show` in 100 columns: the params that differ between experiments and each model's
-# closed-loop rmse; no dates, executors, hashes of data, models and code, or other metrics.
+# closed-loop rmse (the mean across seeds); no dates, executors, hashes of data, models and code,
+# or other metrics (every column not named after a params section, except <model>.rmse).
 # EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
 .PHONY: exps vega-page
-EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|.*\.(n_params|train_loss|val_loss|one_step_val_rmse|mae|max_abs_error|valid_steps)$$
+EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|(?!(signal|windows|train|models|forecast|evaluate|plots)\.)[a-z0-9_]+\.(?!rmse$$).+
 exps:
 	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
 

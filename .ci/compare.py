@@ -115,8 +115,8 @@ def verdict(path):
     if path == "dvc.lock":
         same = lock_inputs(old) == lock_inputs(new)
         return ("last bits", "output hashes only") if same else ("changed", "commands, params or code differ")
-    if path.endswith(".png"):
-        return "follows", "figure (follows from the numbers)"
+    if path.endswith((".png", ".md")):
+        return "follows", "figure or report (follows from the numbers)"
     found = compare(numbers(old, Path(path).suffix), numbers(new, Path(path).suffix))
     if found is None:
         return "changed", "another number of values"

@@ -89,11 +89,14 @@ def seed_metrics(history, forecast, one_step, baseline_rmse, threshold):
 
 
 def summarize(per_seed, confidence):
-    """Per headline metric: mean, median, std, min, max, trimmed mean and the bootstrap CI of the mean."""
-    return {
-        metric: {k: rounded(v) for k, v in statistics.summary([m[metric] for m in per_seed], confidence).items()}
-        for metric in HEADLINE
-    }
+    """Per headline metric, across seeds: <metric> is the mean (the key a single run had, so `dvc
+    metrics diff` lines up with older commits), <metric>_<statistic> the median, std, min, max,
+    trimmed mean and the bootstrap CI of the mean."""
+    summary = {}
+    for metric in HEADLINE:
+        for statistic, value in statistics.summary([m[metric] for m in per_seed], confidence).items():
+            summary[metric if statistic == "mean" else f"{metric}_{statistic}"] = rounded(value)
+    return summary
 
 
 def compare_models(rmse_by_model, confidence):

@@ -114,9 +114,9 @@ def render(params, metrics, per_seed):
         table(
             ["model", "mean", ci, "median", "trimmed mean (10 %)", "sd", "min", "max"],
             [
-                [name] + [number(r["mean"]), f"[{number(r['ci_low'])}, {number(r['ci_high'])}]"]
-                + [number(r[k]) for k in ("median", "trim_mean", "std", "min", "max")]
-                for name, r in ((name, metrics[name]["rmse"]) for name in names)
+                [name] + [number(m["rmse"]), f"[{number(m['rmse_ci_low'])}, {number(m['rmse_ci_high'])}]"]
+                + [number(m[f"rmse_{k}"]) for k in ("median", "trim_mean", "std", "min", "max")]
+                for name, m in ((name, metrics[name]) for name in names)
             ],
         ),
         "",
@@ -131,8 +131,8 @@ def render(params, metrics, per_seed):
             ["model", *SHAPE_COLUMNS.values()],
             [
                 [name] + [
-                    f"{number(s['mean'])} [{number(s['ci_low'])}, {number(s['ci_high'])}]"
-                    for s in (metrics[name][metric] for metric in SHAPE_COLUMNS)
+                    f"{number(m[metric])} [{number(m[metric + '_ci_low'])}, {number(m[metric + '_ci_high'])}]"
+                    for m, metric in ((metrics[name], metric) for metric in SHAPE_COLUMNS)
                 ]
                 for name in names
             ],

@@ -73,7 +73,7 @@ def test_the_check_passes_on_a_fresh_clone_and_downloads_only_the_weights(remote
     result = ci(clone, "status-remote", **remote)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "remote status passed" in result.stdout
-    assert (clone / "models/gru/weights.npz").exists() and not (clone / "data/windows.npz").exists()
+    assert (clone / "models/gru/seed_0.npz").exists() and not (clone / "data/windows.npz").exists()
 
 
 @pytest.mark.parametrize(

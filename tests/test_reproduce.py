@@ -69,8 +69,8 @@ def test_uncommitted_pipeline_changes_are_refused(clone):
 
 
 def nudge_history(clone, relative):
-    """Move every loss in metrics/history/gru.csv by `relative`, as another machine's rounding would."""
-    path = clone / "metrics/history/gru.csv"
+    """Move every loss in seed 0's history of the gru by `relative`, as another machine's rounding would."""
+    path = clone / "metrics/history/gru/seed_0.csv"
     history = pd.read_csv(path)
     history["loss"] *= 1 + relative
     path.write_text(history.to_csv(index=False, lineterminator="\n"))
@@ -81,7 +81,7 @@ def test_last_bit_differences_are_measured_and_still_fail_on_x86_64_with_avx2(cl
     result = commit_and_check(clone, "results from a machine that rounds differently")
     assert result.returncode == 1, result.stdout
     assert "machine: cpu " in result.stdout and "jaxlib 0.10.2" in result.stdout
-    assert "metrics/history/gru.csv: largest relative difference 1.0" in result.stdout
+    assert "metrics/history/gru/seed_0.csv: largest relative difference 1.0" in result.stdout
     assert "but this is x86-64 with AVX2, where the bytes are guaranteed" in result.stdout
 
 
