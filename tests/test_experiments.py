@@ -4,6 +4,7 @@
 import csv
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dvc_repo import dvc, make_repo
+from tests.dvc_repo import dvc, environment, make_repo
 
 RATES = ["0.01", "0.05", "0.1"]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # GitHub runners: their google-chrome
@@ -47,13 +48,28 @@ def swept(tmp_path_factory):
     """The tiny project after the README's three-point sweep, queued and run by two workers."""
     repo = make_repo(tmp_path_factory.mktemp("sweep"))
     dvc(repo, "exp", "run", "--queue", "-S", f"train.learning_rate={','.join(RATES)}")
-    dvc(repo, "queue", "start", "-j", "2")
+    # Not through a pipe: `dvc queue start` leaves a process behind that keeps the pipe open until
+    # the workers exit, and a worker that missed the end of the queue may never exit (dvc 3.67.1).
+    subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=repo, env=environment(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     deadline = time.monotonic() + 900
     while any(state in dvc(repo, "queue", "status").stdout for state in ("Queued", "Running")):
         assert time.monotonic() < deadline, dvc(repo, "queue", "status").stdout
         time.sleep(2)
     yield repo
-    dvc(repo, "queue", "stop")  # no worker outlives the tests, even one a failure left waiting
+    dvc(repo, "queue", "stop", "--kill")
+    kill_processes_in(repo)  # no worker outlives the tests, even one that missed the stop
+
+
+def kill_processes_in(directory):
+    """Every process whose working directory is in directory (a queue worker that never exited)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+            if cwd == directory or directory in cwd.parents:
+                os.kill(int(pid), signal.SIGKILL)
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            pass
 
 
 def experiments(repo):

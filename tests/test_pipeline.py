@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from stages.evaluate import HEADLINE
-from tests.dvc_repo import MODELS, TINY, dvc, edit_params, leaf_keys, make_repo, snapshot, stages_run
+from tests.dvc_repo import MODELS, TINY, dvc, edit_params, leaf_keys, make_repo, restore, snapshot, stages_run
 
 SEEDS = TINY["train"]["seeds"]
 
@@ -58,7 +58,6 @@ def seed_files(repo, seed):
 
 
 def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
-    original = (repo / "params.yaml").read_text()
     committed = seed_files(repo, 1)
     committed_first = seed_files(repo, 0)
     try:
@@ -74,8 +73,7 @@ def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
             f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
         }
     finally:
-        (repo / "params.yaml").write_text(original)
-        dvc(repo, "repro")
+        restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
 
 
@@ -171,7 +169,6 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
     ],
 )
 def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected):
-    original = (repo / "params.yaml").read_text()
     key = next(iter(change))
     reruns = DIRECTLY_STALE[key] | set().union(*(DOWNSTREAM[s] for s in DIRECTLY_STALE[key]))
     assert reruns | {"validate"} == set(expected)
@@ -179,20 +176,18 @@ def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected)
         edit_params(repo, change)
         assert stages_run(dvc(repo, "repro")) == expected
     finally:
-        (repo / "params.yaml").write_text(original)
-        dvc(repo, "repro")  # restores the committed outputs from the run cache
+        restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
 
 
 def test_models_trained_on_tensorflow_forecast_on_jax(repo):
-    original = (repo / "params.yaml").read_text()
     try:
         edit_params(repo, {"train.backend": "tensorflow"})
         result = dvc(repo, "repro")
         metrics = json.loads((repo / "metrics/metrics.json").read_text())
     finally:
-        (repo / "params.yaml").write_text(original)
-        dvc(repo, "repro")
+        restore(repo)
+    assert "up to date" in dvc(repo, "status").stdout
     assert set(stages_run(result)) == {"validate", "evaluate", "plots", "report"} | {
         f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
     }
