@@ -46,7 +46,7 @@ RECORD_ERRORS = """<script>
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     """The tiny project after the README's three-point sweep, queued and run by two workers."""
-    repo = make_repo(tmp_path_factory.mktemp("sweep"))
+    repo = make_repo(tmp_path_factory.mktemp("sweep"), {"train.seeds": [0]})  # one seed: two runs share 2 cores
     dvc(repo, "exp", "run", "--queue", "-S", f"train.learning_rate={','.join(RATES)}")
     # Not through a pipe: `dvc queue start` leaves a process behind that keeps the pipe open until
     # the workers exit, and a worker that missed the end of the queue may never exit (dvc 3.67.1).
