@@ -7,19 +7,18 @@ weights of the epoch. Unlike `fit`, a whole chunk of epochs runs as one compiled
 the framework's per-step and per-epoch overhead is paid ~10 times instead of 17,000.
 """
 
-import multiprocessing
-import os
-import signal
+import hashlib
 
 import numpy as np
 import pandas as pd
 
 from stages.cli import UserError, run
+from stages.executor import executor
 from stages.files import load_npz, read_input, save_npz, seed_path, write_csv
 from stages.params import load_params
 
-PROGRESS_REPORTS = 10
-MAX_CHUNK = 100  # epochs per compiled call: bounds the wait for progress and for Ctrl-C
+CHUNKS = 10  # compiled calls per training, at least: a non-finite loss stops it early
+MAX_CHUNK = 100  # epochs per compiled call: bounds the wait for Ctrl-C
 
 
 def batch_mask(n_train, batch_size):
@@ -42,8 +41,8 @@ def epoch_orders(n_train, batch_size, seed, shuffle):
 
 def chunk_size(epochs):
     """Epochs per compiled call: the largest divisor of epochs (one compiled shape) that gives at
-    least PROGRESS_REPORTS chunks of at most MAX_CHUNK epochs."""
-    most = min(MAX_CHUNK, max(1, epochs // PROGRESS_REPORTS))
+    least CHUNKS chunks of at most MAX_CHUNK epochs."""
+    most = min(MAX_CHUNK, max(1, epochs // CHUNKS))
     return max(d for d in range(1, most + 1) if epochs % d == 0)
 
 
@@ -56,7 +55,7 @@ def make_optimizer(keras, train, n_batches):
     return keras.optimizers.get({"class_name": train["optimizer"], "config": {"learning_rate": learning_rate}})
 
 
-def fit(trainer, epochs, orders, progress):
+def fit(trainer, epochs, orders):
     """Train the trainer's model from its current weights for `epochs` epochs over `orders` (see
     epoch_orders), with a fresh optimizer state; trainer = make_trainer(...).
 
@@ -73,9 +72,6 @@ def fit(trainer, epochs, orders, progress):
         bad = ~np.isfinite(loss) | ~np.isfinite(val_loss)
         if bad.any():
             return np.concatenate(losses), np.concatenate(val_losses), start + int(np.argmax(bad)) + 1
-        done = start + step
-        if done * PROGRESS_REPORTS // epochs > start * PROGRESS_REPORTS // epochs:
-            progress(done, epochs, float(loss[-1]), float(val_loss[-1]))
     keep_weights()
     return np.concatenate(losses), np.concatenate(val_losses), None
 
@@ -184,41 +180,31 @@ def tensorflow_trainer(model, optimizer, data, mask):
     return start_training, run_epochs, lambda: None
 
 
-def train_seeds(name, spec, train, data, seeds):
-    """Train the model `spec` once per seed, one after another on one compiled program, so that a
-    seed's bits never depend on which other seeds are trained. Returns per seed (weights by variable
-    path, loss, val_loss, first non-finite epoch or None). Runs in a worker process (see main)."""
+_trainers = {}  # in a worker process: the compiled training of the latest model and settings
+
+
+def train_one(spec, train, data, seed):
+    """Train the model `spec` once, from seed's initial weights and in seed's epoch orders. Runs in a
+    worker process or on a cluster node (stages/executor.py); the compiled program is kept there for
+    the next seed of the same model and settings, and fit() restarts it afresh, so a seed's bits never
+    depend on what the process trained before. Returns (weights by variable path, loss, val_loss,
+    first non-finite epoch or None)."""
     from stages.model import build_model, import_keras, load_weights, weight_arrays
 
     keras = import_keras(train["backend"])
     cell, units, length = spec["cell"], spec["units"], data["x_train"].shape[1]
-    model = build_model(keras, cell, units, length)
-    n_train = len(data["x_train"])
-    mask = batch_mask(n_train, train["batch_size"])
-    trainer = make_trainer(model, make_optimizer(keras, train, len(mask)), data, mask)
-    results = []
-    for seed in seeds:
-        load_weights(model, weight_arrays(build_model(keras, cell, units, length, seed)), f"seed {seed}", "train")
-        orders = epoch_orders(n_train, train["batch_size"], seed, train["shuffle"])
-
-        def progress(epoch, epochs, loss, val_loss):
-            print(
-                f"train@{name} seed {seed}: epoch {epoch:>{len(str(epochs))}}/{epochs}  "
-                f"loss {loss:.3e}  val_loss {val_loss:.3e}",
-                flush=True,
-            )
-
-        losses, val_losses, diverged_at = fit(trainer, train["epochs"], orders, progress)
-        results.append((weight_arrays(model), losses, val_losses, diverged_at))
-        if diverged_at is not None:
-            break
-    return results
-
-
-def _leave_interrupts_to_the_stage():
-    """Workers ignore Ctrl-C and die quietly on SIGTERM: the stage process stops them (one message)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    key = (cell, units, repr(sorted((k, v) for k, v in train.items() if k != "seeds")),
+           hashlib.sha256(b"".join(np.ascontiguousarray(data[k]).tobytes() for k in sorted(data))).hexdigest())
+    if key not in _trainers:
+        _trainers.clear()
+        model = build_model(keras, cell, units, length)
+        mask = batch_mask(len(data["x_train"]), train["batch_size"])
+        _trainers[key] = model, make_trainer(model, make_optimizer(keras, train, len(mask)), data, mask)
+    model, trainer = _trainers[key]
+    load_weights(model, weight_arrays(build_model(keras, cell, units, length, seed)), f"seed {seed}", "train")
+    orders = epoch_orders(len(data["x_train"]), train["batch_size"], seed, train["shuffle"])
+    losses, val_losses, diverged_at = fit(trainer, train["epochs"], orders)
+    return weight_arrays(model), losses, val_losses, diverged_at
 
 
 def main(argv):
@@ -227,27 +213,18 @@ def main(argv):
     spec, train = params["models"][name], params["train"]
     seeds = train["seeds"]
     data = read_input(windows_path, load_npz, "windows")
-    # Seeds are independent: spread over the CPU's cores, in worker processes (XLA runs on one
-    # thread, for repeatable results); a seed's bits do not depend on which worker trains it.
-    # Forked before anything imports JAX, so a worker runs as this process does (even under an emulator).
-    workers = min(len(seeds), len(os.sched_getaffinity(0)))
-    shares = [seeds[k::workers] for k in range(workers)]
-    print(f"train@{name}: {len(seeds)} seed(s) on {workers} core(s), {train['epochs']} epochs each", flush=True)
-    if workers == 1:
-        trained = [train_seeds(name, spec, train, data, seeds)]
-    else:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_leave_interrupts_to_the_stage) as pool:
-            trained = pool.starmap(train_seeds, [(name, spec, train, data, share) for share in shares])
-    by_seed = {seed: result for share, results in zip(shares, trained) for seed, result in zip(share, results)}
-    diverged = {seed: result[3] for seed, result in by_seed.items() if result[3] is not None}
+    print(f"train@{name}: {len(seeds)} seed(s), {train['epochs']} epochs each", flush=True)
+    with executor() as place:
+        results = place.run(train_one, [(spec, train, data, seed) for seed in seeds], f"train@{name}",
+                            lambda result: f"loss {result[1][-1]:.2e}")
+    diverged = {seed: result[3] for seed, result in zip(seeds, results) if result[3] is not None}
     if diverged:
         where = ", ".join(f"seed {seed} at epoch {epoch}" for seed, epoch in sorted(diverged.items()))
         raise UserError(
             f"train@{name} diverged: the loss is not finite ({where}; train.optimizer = {train['optimizer']}, "
             f"train.learning_rate = {train['learning_rate']}); lower train.learning_rate. No output was written."
         )
-    for seed in seeds:
-        weights, losses, val_losses, _ = by_seed[seed]
+    for seed, (weights, losses, val_losses, _) in zip(seeds, results):
         history = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses, "val_loss": val_losses})
         save_npz(seed_path(model_dir, seed, ".npz"), weights)
         write_csv(seed_path(history_dir, seed, ".csv"), history)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stages.model import build_model, load_weights, weight_arrays
-from stages.train import batch_mask, chunk_size, epoch_orders, fit, make_optimizer, make_trainer, train_seeds
+from stages.train import batch_mask, chunk_size, epoch_orders, fit, make_optimizer, make_trainer, train_one
 
 
 def orders_of(n_train, epochs, batch_size, seed, shuffle):
@@ -69,7 +69,7 @@ def test_fit_matches_keras_fit(keras, small_windows):
     n_train = len(data["x_train"])
     orders, mask = epoch_orders(n_train, 10, 0, shuffle=False), batch_mask(n_train, 10)
     trainer = make_trainer(ours, sgd(keras), data, mask)
-    losses, val_losses, diverged_at = fit(trainer, 3, orders, progress=lambda *args: None)
+    losses, val_losses, diverged_at = fit(trainer, 3, orders)
     assert diverged_at is None
     np.testing.assert_allclose(losses, history["loss"], rtol=1e-5)
     np.testing.assert_allclose(val_losses, history["val_loss"], rtol=1e-5)
@@ -77,7 +77,7 @@ def test_fit_matches_keras_fit(keras, small_windows):
         np.testing.assert_allclose(weight_arrays(ours)[name], array, atol=1e-6)
 
 
-def test_fit_reports_progress_per_chunk_and_a_reused_trainer_starts_afresh(keras, small_windows):
+def test_a_reused_trainer_starts_afresh(keras, small_windows):
     """A trainer trains seed after seed: the second fit from the same weights repeats the first exactly."""
     model = build_model(keras, "simple_rnn", 4, 10, seed=0)
     initial = weight_arrays(model)
@@ -85,10 +85,8 @@ def test_fit_reports_progress_per_chunk_and_a_reused_trainer_starts_afresh(keras
     runs = []
     for _ in range(2):
         load_weights(model, initial, "weights", "train")
-        reports = []
-        losses, _, _ = fit(trainer, 20, epoch_orders(45, 10, 0, shuffle=True), lambda *args: reports.append(args[:2]))
+        losses, _, _ = fit(trainer, 20, epoch_orders(45, 10, 0, shuffle=True))
         runs.append((losses, weight_arrays(model)))
-        assert reports == [(2 * i, 20) for i in range(1, 11)]
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert all(np.array_equal(runs[0][1][k], runs[1][1][k]) for k in runs[0][1])
 
@@ -97,27 +95,30 @@ def test_fit_stops_at_the_first_non_finite_loss(keras, small_windows):
     model = build_model(keras, "simple_rnn", 4, 10, seed=0)
     optimizer = keras.optimizers.get({"class_name": "sgd", "config": {"learning_rate": 1e12}})
     trainer = make_trainer(model, optimizer, small_windows, batch_mask(45, 10))
-    losses, _, diverged_at = fit(trainer, 10, epoch_orders(45, 10, 0, shuffle=True), lambda *args: None)
+    losses, _, diverged_at = fit(trainer, 10, epoch_orders(45, 10, 0, shuffle=True))
     assert diverged_at is not None and 1 <= diverged_at <= 10
     assert not np.isfinite(losses[diverged_at - 1]) and np.isfinite(losses[: diverged_at - 1]).all()
 
 
-def test_fit_gives_a_seed_the_same_bits_whatever_seeds_train_before_it(keras, small_windows):
+def test_fit_gives_a_seed_the_same_bits_whatever_the_process_trained_before(keras, small_windows):
     spec = {"cell": "gru", "units": 4}
     train = {"backend": keras.backend.backend(), "epochs": 3, "batch_size": 10, "optimizer": "adam",
              "learning_rate": 0.01, "schedule": "cosine", "shuffle": True}
-    alone = train_seeds("gru", spec, train, small_windows, [2])[0]
-    after_others = train_seeds("gru", spec, train, small_windows, [0, 1, 2])
-    for ours, theirs in zip(alone[1:3], after_others[2][1:3]):
+    other = {**train, "learning_rate": 0.05}
+    alone = train_one(spec, train, small_windows, 2)  # a fresh compiled program
+    runs = [train_one(spec, train, small_windows, 0), train_one(spec, other, small_windows, 2),
+            train_one(spec, train, small_windows, 1), train_one(spec, train, small_windows, 2)]
+    for ours, theirs in zip(alone[1:3], runs[3][1:3]):
         np.testing.assert_array_equal(ours, theirs)
-    assert all(np.array_equal(alone[0][k], after_others[2][0][k]) for k in alone[0])
-    assert not np.array_equal(after_others[0][1], after_others[2][1])  # the seeds differ
+    assert all(np.array_equal(alone[0][k], runs[3][0][k]) for k in alone[0])
+    assert not np.array_equal(runs[0][1], runs[3][1])  # the seeds differ
+    assert not np.array_equal(runs[1][1], runs[3][1])  # and so do the settings
 
 
 def test_the_tensorflow_trainer_passes_the_same_tests():
     """The tests above, on train.backend=tensorflow (a process can hold one Keras backend only)."""
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "fit_"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "fit_ or afresh"],
         env={**os.environ, "TEST_BACKEND": "tensorflow"},
         capture_output=True,
         text=True,
