@@ -107,10 +107,14 @@ class RayCluster(Executor):
 
     def completed(self, task, jobs):
         self.pending = {self.remote.remote(self.expected, task, *job): index for index, job in enumerate(jobs)}
+        nodes = set()
         while self.pending:
             [done], _ = self.ray.wait(list(self.pending), num_returns=1)
             index = self.pending.pop(done)
-            yield index, self.result(done)
+            node, result = self.result(done)
+            nodes.add(node)
+            yield index, result
+        print(f"{len(jobs)} training(s) ran on {len(nodes)} node(s) of the cluster", flush=True)
 
     def result(self, ref):
         """A task's result; a user error raised on a node (a refused node, a foreign input) as itself."""
@@ -144,23 +148,26 @@ def connect(ray, address):
     import stages
 
     # The driver's own code goes to every node, so that no node trains with another checkout's.
+    # Ray installs a SIGTERM handler of its own that only prints a stack trace: keep the stage's.
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     ray.init(address=address, runtime_env={"py_modules": [stages]}, log_to_driver=False, logging_level="WARNING")
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def checked_task(expected, task, *job):
-    """task(*job) on a cluster node, after checking that the node computes what the driver would."""
+    """(node id, task(*job)) on a cluster node, after checking that the node computes what the driver would."""
+    import ray
+
     found = node_facts()
     differences = [f"{name} {found[name]} there, {value} on the driver" for name, value in expected.items()
                    if found[name] != value]
     if differences:
-        import ray
-
         node = f"{socket.gethostname()} ({ray.util.get_node_ip_address()})"
         raise UserError(
             f"node {node} cannot train here: {'; '.join(differences)}. Every node must run the project's locked "
             "environment on a CPU with AVX2 (README: Running on a cluster). No output was written."
         )
-    return task(*job)
+    return ray.get_runtime_context().get_node_id(), task(*job)
 
 
 def node_facts():

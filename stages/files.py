@@ -62,6 +62,13 @@ def seed_path(directory, seed, suffix):
     return f"{directory}/seed_{seed}{suffix}"
 
 
+def keep_only(directory, names):
+    """Remove every file in directory but names: what a stage whose outputs persist wrote in an earlier run."""
+    for path in Path(directory).iterdir():
+        if path.name not in names:
+            path.unlink()
+
+
 def read_seeds(directory, seeds, suffix, reader, stage):
     """One upstream file per seed (see seed_path), read with read_input: {seed: contents}."""
     return {seed: read_input(seed_path(directory, seed, suffix), reader, stage) for seed in seeds}

@@ -8,13 +8,14 @@ the framework's per-step and per-epoch overhead is paid ~10 times instead of 17,
 """
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from stages.cli import UserError, run
 from stages.executor import executor
-from stages.files import load_npz, read_input, save_npz, seed_path, write_csv
+from stages.files import keep_only, load_npz, read_input, save_npz, seed_path, write_csv
 from stages.params import load_params
 
 CHUNKS = 10  # compiled calls per training, at least: a non-finite loss stops it early
@@ -213,10 +214,9 @@ def main(argv):
     spec, train = params["models"][name], params["train"]
     seeds = train["seeds"]
     data = read_input(windows_path, load_npz, "windows")
-    print(f"train@{name}: {len(seeds)} seed(s), {train['epochs']} epochs each", flush=True)
+    jobs = [(spec, train, data, seed) for seed in seeds]
     with executor() as place:
-        results = place.run(train_one, [(spec, train, data, seed) for seed in seeds], f"train@{name}",
-                            lambda result: f"loss {result[1][-1]:.2e}")
+        results = place.run(train_one, jobs, f"train@{name} ({train['epochs']} epochs)", lambda r: f"loss {r[1][-1]:.2e}")
     diverged = {seed: result[3] for seed, result in zip(seeds, results) if result[3] is not None}
     if diverged:
         where = ", ".join(f"seed {seed} at epoch {epoch}" for seed, epoch in sorted(diverged.items()))
@@ -228,6 +228,9 @@ def main(argv):
         history = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses, "val_loss": val_losses})
         save_npz(seed_path(model_dir, seed, ".npz"), weights)
         write_csv(seed_path(history_dir, seed, ".csv"), history)
+    # DVC keeps these directories between runs (persist): drop the files of seeds no longer listed.
+    keep_only(model_dir, {Path(seed_path(model_dir, seed, ".npz")).name for seed in seeds})
+    keep_only(history_dir, {Path(seed_path(history_dir, seed, ".csv")).name for seed in seeds})
 
 
 if __name__ == "__main__":

@@ -76,7 +76,7 @@ def test_an_interrupted_training_exits_cleanly_and_keeps_the_last_outputs(workdi
     before = snapshot(workdir)
     edit_params(workdir, {"train.epochs": 1_000_000})
     process = stage(workdir, "train", *TRAIN, wait=False)
-    assert "1000000 epochs" in process.stdout.readline()  # the model is built, training starts
+    assert "(1000000 epochs): 2 training(s) on" in process.stdout.readline()  # training starts
     time.sleep(1)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)

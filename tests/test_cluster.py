@@ -1,0 +1,211 @@
+"""train@ on a real multi-node Ray cluster started here: a head with no CPUs and two worker nodes of
+1 CPU each, all on 127.0.0.1, so every training leaves the driver's node. The same bytes as the local
+workers; a node killed mid-stage; a node with another package version refused; an address where no
+cluster answers; Ctrl-C and SIGTERM; a queued sweep on the cluster.
+
+Ray replaces 127.0.0.1 with the machine's outward address unless it has none, and only loopback
+traffic is allowed here: these tests run in a network namespace that has only `lo` (`make test-cluster`
+starts pytest in one with `unshare -n`). Nothing here runs `ray stop`: each test stops what it started.
+"""
+
+import importlib.metadata
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.dvc_repo import dvc, edit_params, environment, make_repo, restore, snapshot
+from tests.test_experiments import kill_processes_in
+
+pytestmark = pytest.mark.cluster
+
+NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+TRAIN_STAGES = ("train@gru", "train@lstm", "train@simple_rnn")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loopback_only():
+    names = [name for _, name in socket.if_nameindex()]
+    if names != ["lo"]:
+        pytest.skip(f"needs a network namespace with loopback only (found {names}): run `make test-cluster`")
+
+
+def start_cluster(tmp_path, *nodes):
+    """A head with 0 CPUs and the given worker nodes; started from an empty directory, so that no
+    worker finds the project's code in its working directory (it must come from the driver)."""
+    from ray.cluster_utils import Cluster
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1"})
+        for node in nodes:
+            cluster.add_node(**node)
+        cluster.wait_for_nodes()
+    finally:
+        os.chdir(here)
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = start_cluster(tmp_path_factory.mktemp("ray"), NODE, NODE)
+    yield cluster
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """The tiny project, trained by the local workers: the bytes every cluster run must give."""
+    repo = make_repo(tmp_path_factory.mktemp("local"))
+    return repo, snapshot(repo)
+
+
+@pytest.fixture
+def repo(local):
+    repo, _ = local
+    yield repo
+    restore(repo)
+
+
+def free_cpus(cluster):
+    """CPUs of the cluster not held by a task, asked of the cluster by a driver of its own."""
+    code = ("import ray; ray.init(address=%r, logging_level='ERROR', log_to_driver=False); "
+            "print(int(ray.available_resources().get('CPU', 0)))" % cluster.address)
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+
+
+def wait_until(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_the_cluster_gives_the_bytes_of_the_local_workers_and_uses_both_nodes(local, cluster):
+    repo, expected = local
+    result = dvc(repo, "repro", "--force", RAY_ADDRESS=cluster.address)
+    for model in ("gru", "lstm", "simple_rnn"):
+        assert f"train@{model} (4 epochs): 2 training(s) on the Ray cluster at {cluster.address} (2 CPUs)" in result.stdout
+    assert result.stdout.count("2 training(s) ran on 2 node(s) of the cluster") == 3, result.stdout
+    assert snapshot(repo) == expected
+    assert git_output(repo, "status", "--porcelain") == ""
+
+
+def train_gru(repo, address, **popen):
+    """The stage train@gru started on its own, as `dvc repro` runs it, against the cluster."""
+    command = [sys.executable, "-m", "stages.train", "gru", "data/windows.npz", "models/gru", "metrics/history/gru"]
+    # SIGINT as a terminal delivers it, even where the tests run in a background job.
+    return subprocess.Popen(command, cwd=repo, env=environment(RAY_ADDRESS=address), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **popen)
+
+
+def test_a_node_killed_mid_stage_is_replaced_and_the_bytes_do_not_change(repo, local, cluster):
+    _, expected = local
+    edit_params(repo, {"train.epochs": 400})
+    dvc(repo, "repro", "train@gru")  # locally: the bytes the cluster must give
+    reference = snapshot(repo)
+    process = train_gru(repo, cluster.address)
+    wait_until(lambda: free_cpus(cluster) == 0, 120, "both seeds to be training")
+    victim = cluster.worker_nodes.copy().pop()
+    cluster.remove_node(victim)  # its raylet and workers are killed mid-training
+    cluster.add_node(**NODE)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert snapshot(repo) == reference
+
+
+def test_a_node_with_another_package_version_is_refused_and_nothing_is_written(repo, tmp_path):
+    """A node whose Python finds another mpmath: the task names the node, the package and both versions."""
+    fake = tmp_path / "site"
+    (fake / "mpmath-0.0.1.dist-info").mkdir(parents=True)
+    (fake / "mpmath-0.0.1.dist-info/METADATA").write_text("Metadata-Version: 2.1\nName: mpmath\nVersion: 0.0.1\n")
+    other = start_cluster(tmp_path, {**NODE, "env_vars": {"PYTHONPATH": str(fake)}})
+    try:
+        before = snapshot(repo)
+        result = dvc(repo, "repro", "--force", "-s", "train@gru", check=False, RAY_ADDRESS=other.address)
+    finally:
+        other.shutdown()
+    ours = importlib.metadata.version("mpmath")
+    assert result.returncode != 0
+    assert "cannot train here: mpmath 0.0.1 there, " + ours + " on the driver" in result.stderr, result.stderr
+    assert "(127.0.0.1)" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert snapshot(repo) == before
+
+
+def test_an_address_where_no_cluster_answers_fails_fast_and_keeps_the_outputs(repo):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    before = snapshot(repo)
+    started = time.monotonic()
+    result = dvc(repo, "repro", "--force", "-s", "train@gru", check=False, RAY_ADDRESS=address)
+    assert time.monotonic() - started < 60
+    assert result.returncode != 0
+    assert f"RAY_ADDRESS = {address}: no Ray cluster answers there" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_stage_cancels_its_tasks_and_keeps_the_outputs(repo, cluster, signum):
+    before = snapshot(repo)
+    edit_params(repo, {"train.epochs": 1_000_000})
+    process = train_gru(repo, cluster.address)
+    wait_until(lambda: free_cpus(cluster) == 0, 120, "both seeds to be training")
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    wait_until(lambda: free_cpus(cluster) == 2, 30, "the cluster to have no task left")
+    edit_params(repo, {"train.epochs": 4})
+    assert snapshot(repo) == before
+
+
+def test_a_queued_sweep_trains_on_the_cluster_and_equals_local_runs(repo, cluster):
+    """`dvc exp run --queue` + `dvc queue start -j 2` with RAY_ADDRESS set: each experiment's trained
+    weights and histories (their hashes in dvc.lock) equal those of the same params trained locally;
+    every later stage is a function of them."""
+    rates = ("0.05", "0.1")
+    expected = {}
+    for rate in rates:
+        edit_params(repo, {"train.learning_rate": float(rate)})
+        dvc(repo, "repro", *TRAIN_STAGES)
+        expected[rate] = trained_outputs((repo / "dvc.lock").read_text())
+        restore(repo)
+    dvc(repo, "exp", "run", "--queue", "-S", f"train.learning_rate={','.join(rates)}")
+    subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=repo,
+                   env=environment(RAY_ADDRESS=cluster.address), stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    try:
+        wait_until(lambda: not any(s in dvc(repo, "queue", "status").stdout for s in ("Queued", "Running")),
+                   600, "the queue to finish")
+        status = dvc(repo, "queue", "status").stdout
+        names = [line.split()[1] for line in status.splitlines() if line.rstrip().endswith("Success")]
+        assert len(names) == 2, status
+        for name in names:
+            log = dvc(repo, "queue", "logs", name).stdout
+            assert log.count(f"on the Ray cluster at {cluster.address}") == 3, log
+    finally:
+        dvc(repo, "queue", "stop", "--kill")
+        kill_processes_in(repo)
+    found = {}
+    for commit in git_output(repo, "for-each-ref", "refs/exps", "--format=%(objectname)").split():
+        params = yaml.safe_load(git_output(repo, "show", f"{commit}:params.yaml"))
+        found[str(params["train"]["learning_rate"])] = trained_outputs(git_output(repo, "show", f"{commit}:dvc.lock"))
+    assert found == expected
+
+
+def trained_outputs(lock):
+    stages = yaml.safe_load(lock)["stages"]
+    return {stage: stages[stage]["outs"] for stage in TRAIN_STAGES}
+
+
+def git_output(repo, *args):
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
