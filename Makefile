@@ -5,7 +5,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install repro test check status-remote report bench lock clean
+.PHONY: install repro test check status-remote report bench bench-cluster lock clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ report: install
 
 bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
+	$(MAKE) bench-cluster
+
+# train@ on a local Ray cluster vs the local workers. In a network namespace with loopback only (needs
+# root): Ray would otherwise swap 127.0.0.1 for the machine's outward address.
+bench-cluster: install
+	unshare -n -- bash -c 'ip link set lo up && exec python -m benchmarks.cluster'
 
 # `dvc exp show` in 100 columns: the params that differ between experiments and each model's
 # closed-loop rmse (the mean across seeds); no dates, executors, hashes of data, models and code,

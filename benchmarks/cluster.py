@@ -1,0 +1,172 @@
+"""Benchmark: train@ stages on a Ray cluster against the local workers, side by side in one run.
+
+    make bench-cluster     (runs: python -m benchmarks.cluster [--epochs N] [--output BENCHMARKS.md])
+
+In a scratch copy of the project, on a cluster started here (a head with 0 CPUs and worker nodes of
+1 CPU each, all on 127.0.0.1; it needs a network namespace with loopback only, which the make target
+makes): `dvc repro --force` locally and on 2 worker CPUs; `dvc repro -f -s train@gru` locally and on 1
+and 2 worker CPUs, for the cost model; and the per-task overhead: round trips of a task that ships
+the windows and returns a training's weights and losses, through the same node check as a training.
+Its section replaces the one of an earlier run at the end of the output file.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench import VENV_BIN, copy_project, run_timed, seconds
+
+HEADING = "## On a Ray cluster"
+MODELS = ("gru", "lstm", "simple_rnn")
+NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+ROUND_TRIPS = 50
+PROJECTED_CPUS = (8, 32, 128)
+
+
+def start_cluster(cwd, workers):
+    """Started from the project copy, so that its workers share the copy's JAX compilation cache."""
+    from ray.cluster_utils import Cluster
+
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1"})
+        for _ in range(workers):
+            cluster.add_node(**NODE)
+        cluster.wait_for_nodes()
+    finally:
+        os.chdir(here)
+    return cluster
+
+
+def shipped_and_returned(data, weights, epochs):
+    """A task's payload without its training: the windows in, a training's result out."""
+    import numpy as np
+
+    return weights, np.zeros(epochs, np.float32), np.zeros(epochs, np.float32), None
+
+
+def task_overhead_ms(address, copy, epochs):
+    """Milliseconds per task, sequential round trips: dispatch, node check, shipping data and weights."""
+    import numpy as np
+    import ray
+
+    from stages.executor import checked_task, node_facts
+    from stages.files import load_npz
+
+    data = load_npz(copy / "data/windows.npz")
+    weights = {name: np.asarray(array) for name, array in load_npz(copy / "models/gru/seed_0.npz").items()}
+    ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1)(checked_task)
+        expected = node_facts()
+        ray.get(remote.remote(expected, shipped_and_returned, data, weights, epochs))  # workers started
+        start = time.perf_counter()
+        for _ in range(ROUND_TRIPS):
+            ray.get(remote.remote(expected, shipped_and_returned, data, weights, epochs))
+        return (time.perf_counter() - start) / ROUND_TRIPS * 1000
+    finally:
+        ray.shutdown()
+
+
+def measure(epochs):
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    for name in ("PYTHONPATH", "KERAS_BACKEND", "JAX_COMPILATION_CACHE_DIR", "RAY_ADDRESS"):
+        env.pop(name, None)
+    times = {}
+    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+        copy = Path(tmp)
+        copy_project(copy, MODELS, epochs, env)
+        run_timed(["dvc", "repro"], copy, env)  # fills the JAX compilation cache: every row below is warm
+        full, train_gru = ["dvc", "repro", "--force"], ["dvc", "repro", "-f", "-s", "train@gru"]
+        times["full", "local"] = run_timed(full, copy, env)
+        times["train", "local"] = run_timed(train_gru, copy, env)
+        cluster = start_cluster(copy, workers=2)
+        try:
+            on_cluster = dict(env, RAY_ADDRESS=cluster.address)
+            run_timed(train_gru, copy, on_cluster)  # the workers' first compilation, into the shared cache
+            times["full", 2] = run_timed(full, copy, on_cluster)
+            times["train", 2] = run_timed(train_gru, copy, on_cluster)
+            times["overhead_ms"] = task_overhead_ms(cluster.address, copy, epochs)
+            cluster.remove_node(cluster.worker_nodes.copy().pop())
+            times["train", 1] = run_timed(train_gru, copy, on_cluster)
+        finally:
+            cluster.shutdown()
+        import yaml
+
+        times["seeds"] = len(yaml.safe_load((copy / "params.yaml").read_text())["train"]["seeds"])
+    return times
+
+
+def cost_model(times):
+    """train@gru on c CPUs: fixed + ceil(seeds / c) × per-training (each CPU trains its seeds in turn),
+    fitted to the 1- and 2-CPU runs; the full pipeline adds the rest of `dvc repro -f` (local run)."""
+    seeds = times["seeds"]
+    rounds = lambda cpus: -(-seeds // cpus)  # noqa: E731
+    per_training = (times["train", 1] - times["train", 2]) / (rounds(1) - rounds(2))
+    fixed = times["train", 1] - rounds(1) * per_training
+    rest = times["full", "local"] - len(MODELS) * times["train", "local"]
+    stage = lambda cpus: fixed + rounds(cpus) * per_training  # noqa: E731
+    return per_training, fixed, rest, stage
+
+
+def section(times, epochs):
+    per_training, fixed, rest, stage = cost_model(times)
+    ratio = times["full", 2] / times["full", "local"]
+    n = times["seeds"]
+    rows = [
+        HEADING,
+        "",
+        f"Warm runs ({epochs} epochs, {n} seeds, models: {', '.join(MODELS)}) in one scratch copy, the local workers "
+        "and a cluster on this machine side by side: a head with 0 CPUs and worker nodes of 1 CPU each on "
+        "127.0.0.1 (`make bench-cluster`). On 2 cores a cluster cannot be faster than the local workers; "
+        "the target is to be within 1.15× of them.",
+        "",
+        "| wall time | local workers | cluster, 2 worker CPUs | cluster / local | cluster, 1 worker CPU |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| `dvc repro --force`, {len(MODELS)} models × {n} seeds | {seconds(times['full', 'local'])} "
+        f"| {seconds(times['full', 2])} | **{ratio:.2f}×** ({'within' if ratio <= 1.15 else '**NOT** within'} 1.15×) | |",
+        f"| `dvc repro -f -s train@gru`, {n} seeds | {seconds(times['train', 'local'])} | {seconds(times['train', 2])} "
+        f"| {times['train', 2] / times['train', 'local']:.2f}× | {seconds(times['train', 1])} |",
+        "",
+        f"Per-task overhead on the cluster: **{times['overhead_ms']:.1f} ms** (mean of {ROUND_TRIPS} sequential "
+        "round trips of a task that checks its node, receives the windows and returns a training's weights and "
+        "losses, without training).",
+        "",
+        f"Cost model, from the 1- and 2-CPU runs: a train@ stage takes {seconds(fixed)} fixed (Python, Ray "
+        f"connection, Keras import and compilation in each worker) + {seconds(per_training)} per training that a "
+        f"CPU runs in turn, i.e. fixed + ⌈{n} / CPUs⌉ × {seconds(per_training)}. DVC runs stages one after another, "
+        f"so `dvc repro -f` = {len(MODELS)} train@ stages + {seconds(rest)} for the other stages (measured locally). "
+        "Projected:",
+        "",
+        "| worker CPUs | 1 | 2 | " + " | ".join(str(c) for c in PROJECTED_CPUS) + " |",
+        "| --- | ---: | ---: | " + " | ".join("---:" for _ in PROJECTED_CPUS) + " |",
+        "| train@gru | " + " | ".join(seconds(stage(c)) for c in (1, 2, *PROJECTED_CPUS)) + " |",
+        "| `dvc repro -f` | " + " | ".join(seconds(rest + len(MODELS) * stage(c)) for c in (1, 2, *PROJECTED_CPUS))
+        + " |",
+        "",
+        f"Beyond {n} CPUs a `dvc repro` gains nothing (a stage trains {n} seeds); a queued sweep "
+        "(`dvc queue start -j N`) runs N experiments at once, so its trainings fill N times as many CPUs.",
+        "",
+    ]
+    return "\n".join(rows)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.cluster", description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file whose cluster section to replace")
+    args = parser.parse_args(argv)
+    times = measure(args.epochs)
+    text = section(times, args.epochs)
+    print(text)
+    output = Path(args.output)
+    before = output.read_text().split(HEADING)[0].rstrip("\n") + "\n\n" if output.exists() else ""
+    output.write_text(before + text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
