@@ -8,7 +8,6 @@ What the cluster cannot be trusted to share, each task checks before it trains: 
 the versions of the packages that compute the numbers, and this very code.
 """
 
-import contextlib
 import hashlib
 import importlib.metadata
 import multiprocessing
@@ -28,19 +27,20 @@ CONNECT_TIMEOUT = 10  # seconds to reach the cluster's head before giving up
 PLAIN_REPORTS = 4  # lines of progress when the output is not a terminal
 
 
-@contextlib.contextmanager
 def executor():
-    """The place trainings run for one stage: the Ray cluster at RAY_ADDRESS if it is set (Ray's own
-    convention), else worker processes on this machine. Ray is imported only in the first case."""
+    """The place trainings run for one stage, to use in a `with`: the Ray cluster at RAY_ADDRESS if it
+    is set (Ray's own convention), else worker processes on this machine. Ray is imported only then."""
     address = os.environ.get("RAY_ADDRESS")
-    place = RayCluster(address) if address else LocalWorkers()
-    try:
-        yield place
-    finally:
-        place.close()
+    return RayCluster(address) if address else LocalWorkers()
 
 
 class Executor:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def run(self, task, jobs, label, summary):
         """[task(*job) for job in jobs], in job order, with one progress display for them all;
         summary(result) is a short text for it (the latest loss)."""

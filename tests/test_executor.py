@@ -1,0 +1,34 @@
+"""Where trainings run: the local workers here; the Ray cluster in tests/test_cluster.py."""
+
+import pytest
+
+from stages.cli import UserError
+from stages.executor import NUMERICS_PACKAGES, LocalWorkers, code_digest, connect, node_facts
+
+
+def test_local_workers_return_results_in_job_order_and_report_progress_in_plain_lines(capsys):
+    jobs = [(2, k) for k in range(8)]
+    with LocalWorkers() as place:
+        results = place.run(pow, jobs, "train@x", lambda result: f"result {result}")
+    assert results == [2**k for k in range(8)]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"train@x: 8 training(s) on {min(8, place.cores)} local worker(s)"
+    assert [line.split(",")[0] for line in lines[1:]] == [f"train@x: {n}/8 trainings done" for n in (2, 4, 6, 8)]
+
+
+def test_a_single_job_runs_in_this_process():
+    with LocalWorkers() as place:
+        assert place.run(pow, [(3, 2)], "train@x", str) == [9]
+        assert place.pool is None
+
+
+def test_node_facts_cover_the_cpu_python_numerics_packages_and_code():
+    facts = node_facts()
+    assert set(facts) == {"AVX2", "Python", *NUMERICS_PACKAGES, "the stages/ code"}
+    assert facts["the stages/ code"] == code_digest() and len(code_digest()) == 16
+
+
+@pytest.mark.parametrize("address", ["localhost", "auto", "10.0.0.1:port"])
+def test_an_address_that_is_not_host_and_port_is_refused(address):
+    with pytest.raises(UserError, match="must be host:port of a Ray head node"):
+        connect(None, address)
