@@ -5,7 +5,7 @@ VENV := .venv
 UV_VERSION := 0.13.8
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install repro test check status-remote report bench bench-cluster lock clean
+.PHONY: install repro test check check-cluster status-remote report bench bench-cluster lock clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ test: install
 # The reproducibility gate: the committed dvc.lock and metrics/ must come back bit for bit.
 check: install
 	bash .ci/reproduce
+
+# The same gate with every training on a Ray cluster started for it on this machine (two worker
+# nodes), in a network namespace with loopback only (needs root).
+check-cluster: install
+	unshare -n -- bash -c 'ip link set lo up && exec python .ci/on-cluster -- bash .ci/reproduce'
 
 # The cheap CI check: every output is in the default remote and no stage would run (nothing trains).
 status-remote: install
