@@ -4,8 +4,8 @@
 
 In a scratch copy of the project, on a cluster started here (a head with 0 CPUs and worker nodes of
 1 CPU each, all on 127.0.0.1; it needs a network namespace with loopback only, which the make target
-makes): `dvc repro --force` locally and on 2 worker CPUs; `dvc repro -f -s train@gru` locally and on 1
-and 2 worker CPUs, for the cost model; and the per-task overhead: round trips of a task that ships
+makes): `dvc repro --force` locally and on 2 and 1 worker CPUs (the cost model), `dvc repro -f -s
+train@gru` locally and on 2 worker CPUs, and the per-task overhead: round trips of a task that ships
 the windows and returns a training's weights and losses, through the same node check as a training.
 Its section replaces the one of an earlier run at the end of the output file.
 """
@@ -92,7 +92,7 @@ def measure(epochs):
             times["train", 2] = run_timed(train_gru, copy, on_cluster)
             times["overhead_ms"] = task_overhead_ms(cluster.address, copy, epochs)
             cluster.remove_node(cluster.worker_nodes.copy().pop())
-            times["train", 1] = run_timed(train_gru, copy, on_cluster)
+            times["full", 1] = run_timed(full, copy, on_cluster)
         finally:
             cluster.shutdown()
         import yaml
@@ -102,19 +102,19 @@ def measure(epochs):
 
 
 def cost_model(times):
-    """train@gru on c CPUs: fixed + ceil(seeds / c) × per-training (each CPU trains its seeds in turn),
-    fitted to the 1- and 2-CPU runs; the full pipeline adds the rest of `dvc repro -f` (local run)."""
+    """`dvc repro -f` on c worker CPUs: fixed + ceil(seeds / c) × one round (a training of each model;
+    each CPU trains its share of a stage's seeds in turn), fitted to the 1- and 2-CPU runs. The fixed
+    part is everything that does not shrink with CPUs: the other stages, process start-up, imports,
+    compilation, the cluster's dispatch."""
     seeds = times["seeds"]
     rounds = lambda cpus: -(-seeds // cpus)  # noqa: E731
-    per_training = (times["train", 1] - times["train", 2]) / (rounds(1) - rounds(2))
-    fixed = times["train", 1] - rounds(1) * per_training
-    rest = times["full", "local"] - len(MODELS) * times["train", "local"]
-    stage = lambda cpus: fixed + rounds(cpus) * per_training  # noqa: E731
-    return per_training, fixed, rest, stage
+    per_round = (times["full", 1] - times["full", 2]) / (rounds(1) - rounds(2))
+    fixed = times["full", 2] - rounds(2) * per_round
+    return per_round, fixed, lambda cpus: fixed + rounds(cpus) * per_round
 
 
 def section(times, epochs):
-    per_training, fixed, rest, stage = cost_model(times)
+    per_round, fixed, projected = cost_model(times)
     ratio = times["full", 2] / times["full", "local"]
     n = times["seeds"]
     rows = [
@@ -125,28 +125,26 @@ def section(times, epochs):
         "127.0.0.1 (`make bench-cluster`). On 2 cores a cluster cannot be faster than the local workers; "
         "the target is to be within 1.15× of them.",
         "",
-        "| wall time | local workers | cluster, 2 worker CPUs | cluster / local | cluster, 1 worker CPU |",
+        "| wall time | local workers (2 cores) | cluster, 2 worker CPUs | cluster / local | cluster, 1 worker CPU |",
         "| --- | ---: | ---: | ---: | ---: |",
         f"| `dvc repro --force`, {len(MODELS)} models × {n} seeds | {seconds(times['full', 'local'])} "
-        f"| {seconds(times['full', 2])} | **{ratio:.2f}×** ({'within' if ratio <= 1.15 else '**NOT** within'} 1.15×) | |",
+        f"| {seconds(times['full', 2])} | **{ratio:.2f}×** ({'within' if ratio <= 1.15 else '**NOT** within'} 1.15×) "
+        f"| {seconds(times['full', 1])} |",
         f"| `dvc repro -f -s train@gru`, {n} seeds | {seconds(times['train', 'local'])} | {seconds(times['train', 2])} "
-        f"| {times['train', 2] / times['train', 'local']:.2f}× | {seconds(times['train', 1])} |",
+        f"| {times['train', 2] / times['train', 'local']:.2f}× | |",
         "",
         f"Per-task overhead on the cluster: **{times['overhead_ms']:.1f} ms** (mean of {ROUND_TRIPS} sequential "
         "round trips of a task that checks its node, receives the windows and returns a training's weights and "
         "losses, without training).",
         "",
-        f"Cost model, from the 1- and 2-CPU runs: a train@ stage takes {seconds(fixed)} fixed (Python, Ray "
-        f"connection, Keras import and compilation in each worker) + {seconds(per_training)} per training that a "
-        f"CPU runs in turn, i.e. fixed + ⌈{n} / CPUs⌉ × {seconds(per_training)}. DVC runs stages one after another, "
-        f"so `dvc repro -f` = {len(MODELS)} train@ stages + {seconds(rest)} for the other stages (measured locally). "
-        "Projected:",
+        f"Cost model, fitted to the 1- and 2-CPU runs: `dvc repro -f` = {seconds(fixed)} fixed (the stages that "
+        "do not train, and in each train@ stage Python, the cluster connection, Keras import and compilation) + "
+        f"⌈{n} / CPUs⌉ × {seconds(per_round)} (one training of each model, {seconds(per_round / len(MODELS))} "
+        "per training on average: each CPU trains its share of a stage's seeds in turn). Projected:",
         "",
         "| worker CPUs | 1 | 2 | " + " | ".join(str(c) for c in PROJECTED_CPUS) + " |",
         "| --- | ---: | ---: | " + " | ".join("---:" for _ in PROJECTED_CPUS) + " |",
-        "| train@gru | " + " | ".join(seconds(stage(c)) for c in (1, 2, *PROJECTED_CPUS)) + " |",
-        "| `dvc repro -f` | " + " | ".join(seconds(rest + len(MODELS) * stage(c)) for c in (1, 2, *PROJECTED_CPUS))
-        + " |",
+        "| `dvc repro -f` | " + " | ".join(seconds(projected(c)) for c in (1, 2, *PROJECTED_CPUS)) + " |",
         "",
         f"Beyond {n} CPUs a `dvc repro` gains nothing (a stage trains {n} seeds); a queued sweep "
         "(`dvc queue start -j N`) runs N experiments at once, so its trainings fill N times as many CPUs.",
