@@ -14,6 +14,8 @@ import pytest
 
 from tests.dvc_repo import make_repo, snapshot
 
+pytestmark = pytest.mark.slow
+
 # Fewer units and epochs, one seed (one training process per stage): an emulated stage runs ~10x slower.
 TINIER = {f"models.{m}.units": 8 for m in ("gru", "lstm", "simple_rnn")} | {"train.epochs": 2, "train.seeds": [3]}
 EMULATED_CPUS = ("Haswell-v4", "EPYC-Rome")  # Intel and AMD, AVX2 without AVX-512

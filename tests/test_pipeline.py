@@ -6,14 +6,14 @@ import pytest
 import yaml
 
 from stages.evaluate import HEADLINE
-from tests.dvc_repo import MODELS, TINY, dvc, edit_params, leaf_keys, make_repo, restore, snapshot, stages_run
+from tests.dvc_repo import MODELS, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run
 
 SEEDS = TINY["train"]["seeds"]
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    return make_repo(tmp_path_factory.mktemp("project"))
+def repo(tiny_project, tmp_path_factory):
+    return copy_repo(tiny_project, tmp_path_factory.mktemp("pipeline") / "project")
 
 
 def test_repro_writes_every_output(repo):
@@ -184,6 +184,7 @@ def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected)
     assert "up to date" in dvc(repo, "status").stdout
 
 
+@pytest.mark.slow
 def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     try:
         edit_params(repo, {"train.backend": "tensorflow", "train.seeds": [0]})  # one seed: TensorFlow is slow to start
