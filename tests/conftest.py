@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.dvc_repo import make_repo
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,3 +33,10 @@ def small_windows():
 
     y = damped_oscillation(5.0, 5, 60)["y"].to_numpy()
     return split(*make_windows(y, 10), 0.1)
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory):
+    """The project with tiny params, reproduced and committed once a session (make_repo). Tests
+    that change it work on their own copy_repo or git clone of it."""
+    return make_repo(tmp_path_factory.mktemp("tiny"))

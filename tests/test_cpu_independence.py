@@ -14,6 +14,8 @@ import pytest
 
 from tests.dvc_repo import make_repo, snapshot
 
+pytestmark = pytest.mark.slow
+
 # Fewer units and epochs, one seed (one training process per stage): an emulated stage runs ~10x slower.
 TINIER = {f"models.{m}.units": 8 for m in ("gru", "lstm", "simple_rnn")} | {"train.epochs": 2, "train.seeds": [3]}
 EMULATED_CPUS = ("Haswell-v4", "EPYC-Rome")  # Intel and AMD, AVX2 without AVX-512
@@ -88,16 +90,40 @@ ENVIRONMENTS = {
 }
 
 
-@pytest.mark.parametrize("name", ENVIRONMENTS)
-def test_the_environment_does_not_change_the_bytes(native, cache, tmp_path, name):
+def skip_reason(name):
+    """Why the run in environment name cannot run here or would repeat the native run, or None."""
     if "SkylakeX" in name and not has_avx512():
-        pytest.skip("OpenBLAS' SkylakeX kernels need a CPU with AVX-512")
-    repo, expected = native
-    env = {**ENVIRONMENTS[name], "JAX_COMPILATION_CACHE_DIR": str(cache)}
-    if "hostile" in name:  # Keras' own settings file, too
-        (tmp_path / "keras.json").write_text(json.dumps({"floatx": "float64", "epsilon": 0.1}))
-        env["KERAS_HOME"] = str(tmp_path)
-    assert differing(expected, finish(rerun(repo, tmp_path / "run", env), tmp_path / "run")) == []
+        return "OpenBLAS' SkylakeX kernels need a CPU with AVX-512"
+    if all(os.environ.get(variable) == value for variable, value in ENVIRONMENTS[name].items()):
+        return "the native run had this environment already"
+    return None
+
+
+@pytest.fixture(scope="module")
+def environment_runs(native, cache, tmp_path_factory):
+    """The run in each environment that makes sense here, all started at once: one run alone
+    leaves a core idle most of the time (the stages run one after another)."""
+    repo, _ = native
+    runs = {}
+    for name in [name for name in ENVIRONMENTS if skip_reason(name) is None]:
+        directory = tmp_path_factory.mktemp("environment")
+        env = {**ENVIRONMENTS[name], "JAX_COMPILATION_CACHE_DIR": str(cache)}
+        if "hostile" in name:  # Keras' own settings file, too
+            (directory / "keras.json").write_text(json.dumps({"floatx": "float64", "epsilon": 0.1}))
+            env["KERAS_HOME"] = str(directory)
+        runs[name] = rerun(repo, directory / "run", env), directory / "run"
+    yield runs
+    for process, _ in runs.values():  # the run of a deselected or failed test
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_the_environment_does_not_change_the_bytes(native, environment_runs, name):
+    if skip_reason(name):
+        pytest.skip(skip_reason(name))
+    _, expected = native
+    assert differing(expected, finish(*environment_runs[name])) == []
 
 
 def test_emulated_cpus_give_the_same_bytes_and_their_own_compiled_programs(native, cache, tmp_path):

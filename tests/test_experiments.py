@@ -15,6 +15,8 @@ import pytest
 
 from tests.dvc_repo import dvc, environment, make_repo
 
+pytestmark = pytest.mark.slow
+
 RATES = ["0.01", "0.05", "0.1"]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # GitHub runners: their google-chrome
 # Root needs --no-sandbox; the rest keeps Chromium from reaching out on its own. Every host

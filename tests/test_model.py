@@ -38,7 +38,7 @@ def test_weights_depend_on_the_seed_only_not_on_what_was_built_before(keras):
 def test_load_weights_round_trip(keras):
     source = build_model(keras, "lstm", 8, 20, seed=1)
     target = build_model(keras, "lstm", 8, 20)  # zero weights, as the forecast stage builds it
-    load_weights(target, weight_arrays(source), "models/lstm/weights.npz", "train@lstm")
+    load_weights(target, weight_arrays(source), "models/lstm/seed_1.npz", "train@lstm")
     x = np.linspace(0, 1, 20, dtype=np.float32).reshape(1, 20, 1)
     np.testing.assert_array_equal(np.asarray(source(x)), np.asarray(target(x)))
 
@@ -46,8 +46,8 @@ def test_load_weights_round_trip(keras):
 def test_weights_of_another_architecture_name_the_file_and_stage(keras):
     saved = weight_arrays(build_model(keras, "gru", 8, 20, seed=0))
     model = build_model(keras, "gru", 40, 20, seed=0)
-    with pytest.raises(UserError, match=r"models/gru/weights.npz holds weights of another model .*dvc repro train@gru"):
-        load_weights(model, saved, "models/gru/weights.npz", "train@gru")
+    with pytest.raises(UserError, match=r"models/gru/seed_0.npz holds weights of another model .*dvc repro train@gru"):
+        load_weights(model, saved, "models/gru/seed_0.npz", "train@gru")
 
 
 def test_orthonormal_columns_is_the_q_of_qr_with_a_positive_diagonal():

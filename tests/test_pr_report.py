@@ -4,13 +4,13 @@ import subprocess
 
 import pytest
 
-from tests.dvc_repo import ROOT, ci, dvc, edit_params, git, make_repo
+from tests.dvc_repo import ROOT, ci, copy_repo, dvc, edit_params, git
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+def repo(tiny_project, tmp_path_factory):
     """Branch `change` off `main`: evaluate.error_threshold raised, re-run and committed."""
-    repo = make_repo(tmp_path_factory.mktemp("report"))
+    repo = copy_repo(tiny_project, tmp_path_factory.mktemp("report") / "project")
     git(repo, "branch", "-M", "main")
     git(repo, "checkout", "-qb", "change")
     edit_params(repo, {"evaluate.error_threshold": 10.0})  # every closed-loop step counts as valid

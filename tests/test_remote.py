@@ -7,16 +7,17 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.dvc_repo import ci, dvc, git, make_repo, snapshot, stages_run
+from tests.dvc_repo import ci, copy_repo, dvc, git, snapshot, stages_run
 
 # Only our local server sees these; set in the environment, as a user's CI would from its secrets.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 BUCKET = "dvc-remote"
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def origin(tmp_path_factory):
-    return make_repo(tmp_path_factory.mktemp("origin"))
+def origin(tiny_project, tmp_path_factory):
+    return copy_repo(tiny_project, tmp_path_factory.mktemp("remote") / "origin")
 
 
 @pytest.fixture(scope="module")

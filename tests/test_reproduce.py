@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.dvc_repo import ROOT, ci, dvc, edit_params, git, make_repo
+from tests.dvc_repo import ROOT, ci, dvc, edit_params, git
 
 
 def gate(repo):
@@ -15,11 +15,10 @@ def gate(repo):
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory):
+def clone(tiny_project, tmp_path_factory):
     """A fresh clone: committed dvc.lock and metrics, but no DVC cache and no data or models."""
-    origin = make_repo(tmp_path_factory.mktemp("origin"))
     clone = tmp_path_factory.mktemp("clone") / "project"
-    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", str(tiny_project), str(clone)], check=True)
     return clone
 
 
@@ -32,6 +31,7 @@ def commit_and_check(clone, message):
         dvc(clone, "repro")
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_reproduces_the_committed_results(clone):
     result = gate(clone)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -40,6 +40,7 @@ def test_a_fresh_clone_reproduces_the_committed_results(clone):
     assert "reproducibility check passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_params_change_committed_without_its_results_fails(clone):
     edit_params(clone, {"plots.dpi": 50})
     result = commit_and_check(clone, "change dpi, forget dvc repro")
@@ -48,6 +49,7 @@ def test_a_params_change_committed_without_its_results_fails(clone):
     assert "dvc.lock" in result.stdout and "plots/loss.png" in result.stdout
 
 
+@pytest.mark.slow
 def test_hand_edited_metrics_fail_and_the_metrics_diff_shows_them(clone):
     path = clone / "metrics/metrics.json"
     metrics = json.loads(path.read_text())
@@ -59,6 +61,7 @@ def test_hand_edited_metrics_fail_and_the_metrics_diff_shows_them(clone):
     assert "metrics/metrics.json" in result.stdout
 
 
+@pytest.mark.slow
 def test_uncommitted_pipeline_changes_are_refused(clone):
     edit_params(clone, {"plots.dpi": 60})
     try:
@@ -76,6 +79,7 @@ def nudge_history(clone, relative):
     path.write_text(history.to_csv(index=False, lineterminator="\n"))
 
 
+@pytest.mark.slow
 def test_last_bit_differences_are_measured_and_still_fail_on_x86_64_with_avx2(clone):
     nudge_history(clone, 1e-7)
     result = commit_and_check(clone, "results from a machine that rounds differently")
@@ -94,7 +98,9 @@ def compare_module():
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("relative, accepted", [(1e-7, True), (1e-2, False)])
+@pytest.mark.slow
 def test_outside_the_guarantee_only_last_bit_differences_pass(clone, monkeypatch, relative, accepted):
     compare = compare_module()
     monkeypatch.setattr(compare, "machine", lambda: {"architecture": "aarch64", "isa": "none"})
