@@ -113,7 +113,7 @@ def cost_model(times):
     return per_round, fixed, lambda cpus: fixed + rounds(cpus) * per_round
 
 
-def section(times, epochs):
+def section(times, epochs, loads):
     per_round, fixed, projected = cost_model(times)
     ratio = times["full", 2] / times["full", "local"]
     n = times["seeds"]
@@ -123,7 +123,8 @@ def section(times, epochs):
         f"Warm runs ({epochs} epochs, {n} seeds, models: {', '.join(MODELS)}) in one scratch copy, the local workers "
         "and a cluster on this machine side by side: a head with 0 CPUs and worker nodes of 1 CPU each on "
         "127.0.0.1 (`make bench-cluster`). On 2 cores a cluster cannot be faster than the local workers; "
-        "the target is to be within 1.15× of them.",
+        f"the target is to be within 1.15× of them. 1-minute load average at start / end: {loads[0]:.2f} / "
+        f"{loads[1]:.2f} (above ~0.5 other processes shared the cores).",
         "",
         "| wall time | local workers (2 cores) | cluster, 2 worker CPUs | cluster / local | cluster, 1 worker CPU |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -158,8 +159,9 @@ def main(argv):
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--output", default="BENCHMARKS.md", help="markdown file whose cluster section to replace")
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
     times = measure(args.epochs)
-    text = section(times, args.epochs)
+    text = section(times, args.epochs, (load_start, os.getloadavg()[0]))
     print(text)
     output = Path(args.output)
     before = output.read_text().split(HEADING)[0].rstrip("\n") + "\n\n" if output.exists() else ""
