@@ -106,7 +106,7 @@ def build_model(keras, cell, units, length, seed=None):
 
 
 def weight_arrays(model):
-    """The model's weights by variable path: the content of models/<model>/weights.npz."""
+    """The model's weights by variable path: the content of models/<model>/seed_<n>.npz."""
     return {variable.path: np.asarray(variable.value) for variable in model.weights}
 
 

@@ -115,6 +115,7 @@ def test_fit_gives_a_seed_the_same_bits_whatever_the_process_trained_before(kera
     assert not np.array_equal(runs[1][1], runs[3][1])  # and so do the settings
 
 
+@pytest.mark.slow  # a second process on the TensorFlow backend: ~30 s
 def test_the_tensorflow_trainer_passes_the_same_tests():
     """The tests above, on train.backend=tensorflow (a process can hold one Keras backend only)."""
     result = subprocess.run(
