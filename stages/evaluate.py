@@ -110,8 +110,18 @@ def compare_models(rmse_by_model, confidence):
     }
 
 
+def headline(metrics):
+    """A few keys for `dvc metrics diff`: each model's mean closed-loop RMSE and its CI, each pair's
+    Holm-corrected p and P(A better). Under one key, "tuned": `make exps` shows only <model>.rmse columns."""
+    models = {name: {k: m[k] for k in ("rmse", "rmse_ci_low", "rmse_ci_high")}
+              for name, m in metrics.items() if name not in ("baselines", "comparisons")}
+    pairs = {pair: {k: c[k] for k in ("p_holm", "p_better")} for pair, c in metrics["comparisons"].items()}
+    return {"tuned": {**models, "comparisons": pairs}}
+
+
 def main(argv):
-    signal_path, models_dir, history_dir, forecast_dir, one_step_dir, seeds_path, metrics_path = argv
+    """argv: inputs, seeds.json and metrics.json; optionally a last path for headline(metrics)."""
+    signal_path, models_dir, history_dir, forecast_dir, one_step_dir, seeds_path, metrics_path, *headline_path = argv
     params = load_params()
     evaluate, seeds, threshold = params["evaluate"], params["train"]["seeds"], params["evaluate"]["error_threshold"]
     signal = read_input(signal_path, pd.read_csv, "generate")
@@ -138,6 +148,8 @@ def main(argv):
     metrics["comparisons"] = compare_models(rmse, evaluate["confidence"])
     write_json(seeds_path, per_seed)
     write_json(metrics_path, metrics)
+    for path in headline_path:
+        write_json(path, headline(metrics))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,29 @@ def seeds(most):
     )
 
 
+def distinct_choices(options):
+    return Rule(
+        lambda v: isinstance(v, list) and v and all(isinstance(x, str) and x in options for x in v) and len(set(v)) == len(v),
+        "a list of distinct values from " + ", ".join(options) + ", at least one",
+    )
+
+
+def log_range():
+    is_positive = number(above=0)
+    return Rule(
+        lambda v: isinstance(v, list) and len(v) == 2 and all(map(is_positive, v)) and v[0] <= v[1],
+        "a list [low, high] of two numbers, 0 < low <= high",
+    )
+
+
+def increasing(low):
+    is_int = integer(low)
+    return Rule(
+        lambda v: isinstance(v, list) and v and all(map(is_int, v)) and all(a < b for a, b in zip(v, v[1:])),
+        f"a list of increasing integers >= {low}, at least one",
+    )
+
+
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 
 SCHEMA = {
@@ -85,6 +108,16 @@ SCHEMA = {
         "shuffle": BOOLEAN,
     },
     "models": None,  # user-named entries, each checked against MODEL_SCHEMA
+    "tune": {
+        "seeds": seeds(MAX_SEED),
+        "candidates": integer(1, 1024),
+        "design_seed": integer(0, 2**32 - 1),
+        "optimizers": distinct_choices(OPTIMIZERS),
+        "learning_rate": log_range(),
+        "schedules": distinct_choices(SCHEDULES),
+        "rungs": increasing(1),
+        "eta": integer(2, 16),
+    },
     "forecast": {"horizon": optional(integer(1))},
     "evaluate": {"error_threshold": number(above=0), "confidence": number(above=0, below=1), "alpha": number(above=0, below=1)},
     "plots": {"dpi": integer(10, 1200)},
@@ -130,6 +163,13 @@ def _check_models(models, problems):
 
 def _check_across(params, problems):
     """Rules between sections; only called once every single value is valid."""
+    train_seeds, tune_seeds = params["train"]["seeds"], params["tune"]["seeds"]
+    shared = sorted(set(train_seeds) & set(tune_seeds))
+    if shared:
+        problems.append(
+            f"tune.seeds = {tune_seeds}: must share no seed with train.seeds ({', '.join(map(str, shared))} in both): "
+            "the seeds that select a configuration are never the seeds that judge it"
+        )
     n_points, length = params["signal"]["n_points"], params["windows"]["length"]
     n_windows = n_points - length
     if n_windows < 2:

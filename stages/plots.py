@@ -17,6 +17,7 @@ import pandas as pd  # noqa: E402
 
 from stages.cli import run  # noqa: E402
 from stages.evaluate import baselines  # noqa: E402
+from stages.statistics import tuning_curve  # noqa: E402
 from stages.files import load_json, read_input, read_seeds, write_bytes, write_csv  # noqa: E402
 from stages.params import load_params  # noqa: E402
 
@@ -114,12 +115,36 @@ def error_figure(bands, threshold):
     return figure
 
 
+def tuning_curves(tunings):
+    """Per model: the expected best first-rung selection score of n candidates, n = 1 .. all (every
+    candidate has a first-rung score, at the same budget); +inf where a diverged candidate can be the best."""
+    return {name: tuning_curve([c["scores"][0] for c in t["candidates"]]) for name, t in tunings.items()}
+
+
+def tuning_figure(curves, tunings):
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for (name, curve), color in zip(curves.items(), _colors()):
+        n = np.arange(1, len(curve) + 1)
+        axes.plot(n, np.where(np.isinf(curve), np.nan, curve), "o-", color=color, label=name)
+        chosen = tunings[name]["chosen"]
+        if chosen["score"] is not None:
+            axes.axhline(chosen["score"], color=color, linestyle=":", linewidth=1,
+                         label=f"{name} winner at {tunings[name]['rungs'][-1]['epochs']} epochs")
+    epochs = next(iter(tunings.values()))["rungs"][0]["epochs"]
+    axes.set(xlabel="candidates tried", ylabel="expected best selection score (log)", yscale="log",
+             title=f"Tuning curve: first rung ({epochs} epochs), mean closed-loop RMSE on tune.seeds")
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes.grid(True, which="both", alpha=0.4)
+    axes.legend(fontsize="x-small", loc="lower left", ncols=2)
+    return figure
+
+
 def _colors():
     return plt.rcParams["axes.prop_cycle"].by_key()["color"] * 10
 
 
 def main(argv):
-    signal_path, history_dir, forecast_dir, seeds_path, metrics_path, plots_dir = argv
+    signal_path, history_dir, forecast_dir, seeds_path, metrics_path, tune_dir, plots_dir = argv
     params = load_params()
     dpi, names, seeds = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"]
     signal = read_input(signal_path, pd.read_csv, "generate")
@@ -141,6 +166,8 @@ def main(argv):
     save(forecast_figure(signal, forecast_bands, naive), f"{plots_dir}/forecast.png", dpi)
     save(rmse_figure(rmse, baseline_rmse), f"{plots_dir}/rmse.png", dpi)
     save(error_figure(forecast_bands, params["evaluate"]["error_threshold"]), f"{plots_dir}/error.png", dpi)
+    tunings = {name: read_input(f"{tune_dir}/{name}.json", load_json, f"tune@{name}") for name in names}
+    save(tuning_figure(tuning_curves(tunings), tunings), f"{plots_dir}/tuning.png", dpi)
 
 
 if __name__ == "__main__":

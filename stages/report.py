@@ -6,6 +6,7 @@ ours, and the figures. Everything comes from metrics/*.json and params.yaml: no 
 """
 
 import itertools
+import math
 
 from stages import statistics
 from stages.cli import run
@@ -26,6 +27,7 @@ FIGURES = {
     "forecast.png": "Median closed-loop forecast per model, the band of all seeds, the baselines",
     "rmse.png": "Closed-loop RMSE of every seed",
     "loss.png": "Mean loss across seeds",
+    "tuning.png": "Tuning curve: expected best selection score against candidates tried",
 }
 
 
@@ -70,7 +72,144 @@ def tutorial_row(verdict_by_pair, params):
     return f"| {TUTORIAL_CLAIM} | (no GRU and LSTM in params.yaml to compare) |"
 
 
-def render(params, metrics, per_seed):
+def verdict_table(comparisons, verdict_by_pair, ci):
+    return table(
+        ["pair", "mean RMSE difference (A − B)", ci, "p (Mann-Whitney)", "p (Holm)", "P(A better)", ci, "verdict"],
+        [
+            [f"{a} vs {b}", number(c["difference"]), f"[{number(c['difference_ci_low'])}, "
+             f"{number(c['difference_ci_high'])}]", number(c["p_value"]), number(c["p_holm"]),
+             number(c["p_better"]), f"[{number(c['p_better_ci_low'])}, {number(c['p_better_ci_high'])}]",
+             f"**{verdict_by_pair[a, b]}**"]
+            for (a, b), c in ((pair, comparisons["_vs_".join(pair)]) for pair in verdict_by_pair)
+        ],
+    )
+
+
+def rmse_table(metrics, names, ci):
+    return table(
+        ["model", "mean", ci, "median", "trimmed mean (10 %)", "sd", "min", "max"],
+        [
+            [name] + [number(m["rmse"]), f"[{number(m['rmse_ci_low'])}, {number(m['rmse_ci_high'])}]"]
+            + [number(m[f"rmse_{k}"]) for k in ("median", "trim_mean", "std", "min", "max")]
+            for name, m in ((name, metrics[name]) for name in names)
+        ],
+    )
+
+
+def setting(candidate):
+    return f"{candidate['optimizer']} {candidate['learning_rate']:g} {candidate['schedule']}"
+
+
+def score_text(value):
+    return "diverged (+inf)" if value is None else number(value)
+
+
+def selection_rule(tunings, names, train_seeds):
+    """The tuning's rules, stated before any of its numbers."""
+    first = tunings[names[0]]
+    space, costs, seeds = first["space"], first["budget"], first["selection_seeds"]
+    low, high = space["learning_rate"]
+    sizes = " → ".join(f"{n} × {e} epochs" for n, e in zip(costs["rung_sizes"], space["rungs"]))
+    return [
+        "## The selection rule for the tuned comparison (fixed before the numbers)",
+        "",
+        f"Every architecture gets the same {len(first['candidates'])} candidates, drawn once before anything "
+        f"trained: candidate 0 is the setting of the comparison above ({setting(first['candidates'][0])}: train.optimizer, learning_rate and schedule, the tutorial's by default), the others a "
+        f"scrambled Sobol design (seed {space['design_seed']}) over optimizer ({', '.join(space['optimizers'])}), "
+        f"learning rate ({low:g} to {high:g}, log-uniform) and schedule ({', '.join(space['schedules'])}); "
+        "units as in params.yaml. No adaptive search.",
+        "",
+        f"**Budget, the same for each architecture**: successive halving with synchronous rungs, {sizes} "
+        f"(each a complete training with its own schedule; each rung keeps the best 1/{space['eta']}), every "
+        f"candidate on each of the {len(seeds)} selection seeds ({', '.join(map(str, seeds))}): "
+        f"**{costs['trainings']} trainings** ({number(costs['full_trainings'])} full trainings of "
+        f"{space['rungs'][-1]} epochs) per architecture, then the winner's {len(train_seeds)} evaluation trainings.",
+        "",
+        "**Selection score**: the mean over the selection seeds of the closed-loop RMSE (the verdicts' metric); "
+        "a training whose loss or forecast is not finite scores +inf, the worst; ties go to the lower candidate "
+        "index. The last rung's best is the winner, trained again on the evaluation seeds "
+        f"(train.seeds: {', '.join(map(str, train_seeds))}, none of them a selection seed) and judged by the "
+        "verdict rule above.",
+        "",
+        "**What is held out, and what is not**: only the seeds. The closed loop runs over the same curve the "
+        "models trained on (its training windows) and validated on (its last windows), for selection as for the verdicts; "
+        "no part of the signal is kept for the end. A winner's selection score is optimistically biased "
+        "(it was picked for being low, Cawley & Talbot 2010): its RMSE on the fresh evaluation seeds is "
+        "the number to read.",
+        "",
+    ]
+
+
+def tuned_verdicts(params, tuned, ci, alpha):
+    names, seeds = list(params["models"]), params["train"]["seeds"]
+    verdict_by_pair = verdicts(tuned["metrics"]["comparisons"], names, len(seeds), alpha)
+    return [
+        "## Verdicts of the tuned models",
+        "",
+        "Each architecture with the configuration its own tuning chose, trained on the evaluation seeds:",
+        "",
+        verdict_table(tuned["metrics"]["comparisons"], verdict_by_pair, ci),
+        "",
+        "| the tutorial's claim | ours, tuned |",
+        "|---|---|",
+        tutorial_row(verdict_by_pair, params),
+        "",
+    ]
+
+
+def tuned_results(tuned, names, ci):
+    tunings, metrics = tuned["tunings"], tuned["metrics"]
+    candidates = tunings[names[0]]["candidates"]
+    n_rungs = len(tunings[names[0]]["rungs"])
+    epochs = [rung["epochs"] for rung in tunings[names[0]]["rungs"]]
+
+    def scores(name, index):
+        reached = tunings[name]["candidates"][index]["scores"]
+        return " / ".join([score_text(v) for v in reached] + ["–"] * (n_rungs - len(reached)))
+
+    curves = {name: statistics.tuning_curve([c["scores"][0] for c in tunings[name]["candidates"]]) for name in names}
+    return [
+        "## The tuned models: chosen configuration and closed-loop RMSE on the evaluation seeds",
+        "",
+        table(
+            ["model", "chosen", "setting", "epochs", "selection score (tune.seeds)", "mean RMSE (train.seeds)", ci,
+             "min", "max"],
+            [
+                [name, f"candidate {t['chosen']['index']}", setting(t["chosen"]["train"]), t["chosen"]["train"]["epochs"],
+                 score_text(t["chosen"]["score"]), number(m["rmse"]),
+                 f"[{number(m['rmse_ci_low'])}, {number(m['rmse_ci_high'])}]", number(m["rmse_min"]),
+                 number(m["rmse_max"])]
+                for name, t, m in ((name, tunings[name], metrics[name]) for name in names)
+            ],
+        ),
+        "",
+        "Every seed of the tuned models: "
+        + "; ".join(f"{name} " + ", ".join(number(v["rmse"]) for v in tuned["per_seed"][name].values())
+                    for name in names) + ".",
+        "",
+        "## Every candidate's selection score",
+        "",
+        f"Mean closed-loop RMSE over the selection seeds, per rung ({' / '.join(f'{e} epochs' for e in epochs)}); "
+        "– : not trained in that rung (halved out).",
+        "",
+        table(["candidate", "setting", *names],
+              [[c["index"], setting(c), *(scores(name, c["index"]) for name in names)] for c in candidates]),
+        "",
+        "## Tuning curve",
+        "",
+        f"Expected best first-rung selection score ({epochs[0]} epochs, where every candidate has one) of n "
+        "candidates drawn at random without replacement (Dodge et al. 2019): how much the search found beyond "
+        "its first tries.",
+        "",
+        table(["candidates tried", *names],
+              [[n, *(number(curves[name][n - 1]) if math.isfinite(curves[name][n - 1]) else "+inf" for name in names)]
+               for n in range(1, len(candidates) + 1)]),
+        "",
+    ]
+
+
+def render(params, metrics, per_seed, tuned=None):
+    """The report; tuned = {"tunings": {model: tune@'s json}, "metrics", "per_seed": evaluate_tuned's}."""
     train, evaluate, names = params["train"], params["evaluate"], list(params["models"])
     seeds, alpha, confidence = train["seeds"], evaluate["alpha"], evaluate["confidence"]
     verdict_by_pair = verdicts(metrics["comparisons"], names, len(seeds), alpha)
@@ -91,34 +230,21 @@ def render(params, metrics, per_seed):
         f"probability that a seed of A has a lower RMSE than a seed of B, excludes 0.5. Otherwise: no detectable "
         f"difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random generator).",
         seeds_note(len(names), len(seeds), alpha),
-        "## Verdicts",
+        *(selection_rule(tuned["tunings"], names, seeds) if tuned else []),
+        "## Verdicts" + (" at the tutorial's settings" if tuned else ""),
         "",
-        table(
-            ["pair", "mean RMSE difference (A − B)", ci, "p (Mann-Whitney)", "p (Holm)", "P(A better)", ci,
-             "verdict"],
-            [
-                [f"{a} vs {b}", number(c["difference"]), f"[{number(c['difference_ci_low'])}, "
-                 f"{number(c['difference_ci_high'])}]", number(c["p_value"]), number(c["p_holm"]),
-                 number(c["p_better"]), f"[{number(c['p_better_ci_low'])}, {number(c['p_better_ci_high'])}]",
-                 f"**{verdict_by_pair[a, b]}**"]
-                for (a, b), c in ((pair, metrics["comparisons"]["_vs_".join(pair)]) for pair in verdict_by_pair)
-            ],
-        ),
+        verdict_table(metrics["comparisons"], verdict_by_pair, ci),
         "",
         "| the tutorial's claim | ours |",
         "|---|---|",
         tutorial_row(verdict_by_pair, params),
         "",
-        "## Closed-loop RMSE per model, across seeds",
+        *(tuned_verdicts(params, tuned, ci, alpha) if tuned else []),
+        "## Closed-loop RMSE per model, across seeds" + (" (the tutorial's settings)" if tuned else ""),
         "",
-        table(
-            ["model", "mean", ci, "median", "trimmed mean (10 %)", "sd", "min", "max"],
-            [
-                [name] + [number(m["rmse"]), f"[{number(m['rmse_ci_low'])}, {number(m['rmse_ci_high'])}]"]
-                + [number(m[f"rmse_{k}"]) for k in ("median", "trim_mean", "std", "min", "max")]
-                for name, m in ((name, metrics[name]) for name in names)
-            ],
-        ),
+        rmse_table(metrics, names, ci),
+        "",
+        *(tuned_results(tuned, names, ci) if tuned else []),
         "",
         f"## Shape and skill: mean [{ci}] across seeds",
         "",
@@ -158,17 +284,22 @@ def render(params, metrics, per_seed):
         "",
         "## Figures",
         "",
-        *[f"![{caption}](../plots/{file})\n" for file, caption in FIGURES.items()],
+        *[f"![{caption}](../plots/{file})\n" for file, caption in FIGURES.items() if tuned or file != "tuning.png"],
     ]
     return "\n".join(parts)
 
 
 def main(argv):
-    metrics_path, seeds_path, report_path = argv
+    metrics_path, seeds_path, tune_dir, tuned_metrics_path, tuned_seeds_path, report_path = argv
     params = load_params()
     metrics = read_input(metrics_path, load_json, "evaluate")
     per_seed = read_input(seeds_path, load_json, "evaluate")
-    write_text(report_path, render(params, metrics, per_seed))
+    tuned = {
+        "tunings": {name: read_input(f"{tune_dir}/{name}.json", load_json, f"tune@{name}") for name in params["models"]},
+        "metrics": read_input(tuned_metrics_path, load_json, "evaluate_tuned"),
+        "per_seed": read_input(tuned_seeds_path, load_json, "evaluate_tuned"),
+    }
+    write_text(report_path, render(params, metrics, per_seed, tuned))
 
 
 if __name__ == "__main__":

@@ -145,3 +145,21 @@ def seeds_needed(n_models, alpha=0.05):
     while pairs * smallest_p(n, n) >= alpha:
         n += 1
     return n
+
+
+def expected_best(scores, n):
+    """The expected lowest of n scores drawn at random without replacement from `scores` (Dodge et al.
+    2019's expected validation performance, for lower-is-better scores; at n = len(scores) the best
+    itself). The i-th lowest (0-based) is the lowest of the draw with probability C(N-1-i, n-1) / C(N, n).
+    An infinite score (a diverged candidate) that can be the lowest makes the expectation infinite."""
+    ordered, total = sorted(scores), math.comb(len(scores), n)
+    weights = [math.comb(len(ordered) - 1 - i, n - 1) for i in range(len(ordered))]
+    if any(w and math.isinf(v) for v, w in zip(ordered, weights)):
+        return math.inf
+    return math.fsum(v * w for v, w in zip(ordered, weights) if w) / total
+
+
+def tuning_curve(scores):
+    """expected_best of n = 1 .. all candidates; a score of None (a diverged candidate) counts as +inf."""
+    values = [math.inf if v is None else v for v in scores]
+    return [expected_best(values, n) for n in range(1, len(values) + 1)]

@@ -11,8 +11,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("gru", "lstm", "simple_rnn")
-TINY = {"signal": {"n_points": 60}, "windows": {"length": 10}, "train": {"epochs": 4, "seeds": [0, 1]}}
-OUTPUT_DIRS = ("data", "models", "metrics", "plots")
+TINY = {
+    "signal": {"n_points": 60},
+    "windows": {"length": 10},
+    "train": {"epochs": 4, "seeds": [0, 1]},
+    "tune": {"candidates": 3, "rungs": [2, 4], "seeds": [100]},
+}
+OUTPUT_DIRS = ("data", "models", "models_tuned", "metrics", "plots")
 
 
 def environment(**env):

@@ -125,5 +125,5 @@ def test_missing_file(tmp_path):
 def test_an_unknown_section_gets_a_suggestion(default_params):
     default_params["plot"] = {"dpi": 100}
     assert validate(default_params) == [
-        "plot: unknown key (did you mean plots?); allowed: signal, windows, train, models, forecast, evaluate, plots"
+        "plot: unknown key (did you mean plots?); allowed: signal, windows, train, models, tune, forecast, evaluate, plots"
     ]

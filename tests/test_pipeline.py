@@ -9,6 +9,12 @@ from stages.evaluate import HEADLINE
 from tests.dvc_repo import MODELS, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run
 
 SEEDS = TINY["train"]["seeds"]
+TUNED = ("tune", "tuned", "forecast_tuned")  # the tuned comparison's per-model stages
+
+
+def ALL(*stages):  # noqa: N802
+    """Every model's stage of each kind: ALL("train") = {"train@gru", "train@lstm", "train@simple_rnn"}."""
+    return {f"{s}@{m}" for s in stages for m in MODELS}
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +44,73 @@ def test_repro_writes_every_output(repo):
     for figure in ("signal", "loss", "forecast", "rmse", "error"):
         assert (repo / f"plots/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (repo / "metrics/report.md").read_text()
-    assert report.count("no detectable difference with 2 seeds") == 4  # 3 pairs and the tutorial's claim
+    assert report.count("no detectable difference with 2 seeds") == 8  # 3 pairs and the claim, tuned and not
     assert "Set at least 5 seeds" in report and "(one training run of each)" in report
     assert "up to date" in dvc(repo, "status").stdout
     assert stages_run(dvc(repo, "repro")) == []
+
+
+def test_every_model_is_tuned_on_the_same_candidates_with_the_same_budget(repo):
+    tunings = {m: json.loads((repo / f"metrics/tune/{m}.json").read_text()) for m in MODELS}
+    designs = {m: [{k: c[k] for k in ("optimizer", "learning_rate", "schedule")} for c in t["candidates"]]
+               for m, t in tunings.items()}
+    assert designs["gru"] == designs["lstm"] == designs["simple_rnn"]
+    assert len(designs["gru"]) == TINY["tune"]["candidates"]
+    assert designs["gru"][0] == {"optimizer": "sgd", "learning_rate": 0.01, "schedule": "constant"}  # the tutorial's
+    trainings = {m: sum(len(scores) for rung in t["rungs"] for scores in rung["seed_scores"].values())
+                 for m, t in tunings.items()}
+    assert trainings == {m: 4 for m in MODELS}  # 3 candidates, then the best 1; one selection seed
+    for name, tuning in tunings.items():
+        assert tuning["budget"]["trainings"] == 4 and tuning["selection_seeds"] == TINY["tune"]["seeds"]
+        first, last = tuning["rungs"]
+        assert [first["epochs"], last["epochs"]] == TINY["tune"]["rungs"]
+        scores = {c["index"]: c["scores"][0] for c in tuning["candidates"]}
+        assert last["trained"] == [min(scores, key=lambda i: (scores[i], i))]  # the first rung's best goes on
+        assert tuning["chosen"]["index"] == last["trained"][0]
+        assert tuning["chosen"]["train"]["epochs"] == TINY["tune"]["rungs"][-1]
+        for seed in SEEDS:  # the winner, again on the evaluation seeds, for the last rung's epochs
+            history = (repo / f"metrics/tuned/history/{name}/seed_{seed}.csv").read_text().splitlines()
+            assert len(history) == 1 + TINY["tune"]["rungs"][-1]
+            assert (repo / f"metrics/tuned/forecast/{name}/seed_{seed}.csv").exists()
+            assert (repo / f"models_tuned/{name}/seed_{seed}.npz").stat().st_size > 0
+    tuned = json.loads((repo / "metrics/tuned.json").read_text())["tuned"]
+    assert set(tuned) == {*MODELS, "comparisons"}
+    assert set(tuned["gru"]) == {"rmse", "rmse_ci_low", "rmse_ci_high"}
+    assert set(tuned["comparisons"]["gru_vs_lstm"]) == {"p_holm", "p_better"}
+    assert (repo / "plots/tuning.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_report_states_the_selection_rule_before_the_tuned_numbers(repo):
+    report = (repo / "metrics/report.md").read_text()
+    rule = report.index("## The selection rule for the tuned comparison (fixed before the numbers)")
+    assert rule < report.index("## Verdicts at the tutorial's settings") < report.index("## Verdicts of the tuned models")
+    assert "**4 trainings** (2.5 full trainings of 4 epochs) per architecture" in report
+    assert "the 1 selection seeds (100)" in report and "train.seeds: 0, 1, none of them a selection seed" in report
+    assert "**What is held out, and what is not**: only the seeds" in report
+    assert "| ours, tuned |" in report and "## Every candidate's selection score" in report
+    assert "| 0 | sgd 0.01 constant |" in report and "](../plots/tuning.png)" in report
+    for name in MODELS:
+        chosen = json.loads((repo / f"metrics/tune/{name}.json").read_text())["chosen"]
+        assert f"| {name} | candidate {chosen['index']} |" in report
+
+
+@pytest.mark.parametrize(
+    "code, stale",
+    [
+        ("stages/report.py", {"report"}),
+        ("stages/plots.py", {"plots"}),
+        ("stages/tune.py", {*ALL("tune", "tuned")}),
+        ("stages/tuned.py", {*ALL("tuned")}),
+    ],
+)
+def test_a_code_change_makes_exactly_its_stages_stale(repo, code, stale):
+    path = repo / code
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n# changed\n")
+        assert set(json.loads(dvc(repo, "status", "--json").stdout)) == stale
+    finally:
+        path.write_text(original)
 
 
 def test_plots_show_draws_the_bands_and_figures(repo):
@@ -69,9 +138,9 @@ def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
         assert seed_files(repo, 1) == alone == committed
         assert seed_files(repo, 0) == committed_first
         # Adding seed 2 keeps seeds 0 and 1's files; every model's stages re-run (they train seeds together).
-        assert set(stages_run(result)) == {"validate", "evaluate", "plots", "report"} | {
-            f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
-        }
+        assert set(stages_run(result)) == {"validate", "evaluate", "evaluate_tuned", "plots", "report"} | ALL(
+            "train", "forecast", "tuned", "forecast_tuned"
+        )
     finally:
         restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
@@ -94,40 +163,42 @@ def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
 # every key makes it stale too; its output never changes while params are valid, so it never
 # makes anything downstream re-run (test_a_params_change_reruns_exactly_the_stale_stages).
 PER_MODEL = {
-    f"models.{m}.{k}": {f"train@{m}", f"forecast@{m}", "evaluate", "plots", "report"}
+    f"models.{m}.{k}": {f"{s}@{m}" for s in ("train", "forecast", *TUNED)} | {"evaluate", "evaluate_tuned", "plots", "report"}
     for m in MODELS
     for k in ("cell", "units")
 }
 DIRECTLY_STALE = {
     "signal.tau": {"generate"},
     "signal.x_max_pi": {"generate"},
-    "signal.n_points": {"generate", *(f"forecast@{m}" for m in MODELS)},
-    "windows.length": {"windows", *(f"forecast@{m}" for m in MODELS), "evaluate", "plots"},  # baselines
+    "signal.n_points": {"generate", *ALL("forecast", "tune", "forecast_tuned")},
+    "windows.length": {"windows", *ALL("forecast", "tune", "forecast_tuned"), "evaluate", "evaluate_tuned", "plots"},
     "windows.val_fraction": {"windows"},
-    **{
-        f"train.{k}": {f"train@{m}" for m in MODELS}
-        for k in ("backend", "batch_size", "shuffle")
-    },
-    **{
-        f"train.{k}": {*(f"train@{m}" for m in MODELS), "report"}
-        for k in ("epochs", "optimizer", "learning_rate", "schedule")
-    },
-    "train.seeds": {*(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots", "report"},
+    **{f"train.{k}": ALL("train", "tune", "tuned") for k in ("backend", "batch_size", "shuffle")},
+    "train.epochs": {*ALL("train"), "report"},
+    # candidate 0 of the search is the comparison's own setting
+    **{f"train.{k}": {*ALL("train", "tune"), "report"} for k in ("optimizer", "learning_rate", "schedule")},
+    "train.seeds": {*ALL("train", "forecast", "tuned", "forecast_tuned"), "evaluate", "evaluate_tuned", "plots",
+                    "report"},
     **PER_MODEL,
-    "forecast.horizon": {f"forecast@{m}" for m in MODELS},
-    "evaluate.error_threshold": {"evaluate", "plots"},
-    "evaluate.confidence": {"evaluate", "report"},
+    **{f"tune.{k}": ALL("tune") for k in ("seeds", "candidates", "design_seed", "optimizers", "learning_rate",
+                                          "schedules", "rungs", "eta")},
+    "forecast.horizon": ALL("forecast", "tune", "forecast_tuned"),
+    "evaluate.error_threshold": {"evaluate", "evaluate_tuned", "plots"},
+    "evaluate.confidence": {"evaluate", "evaluate_tuned", "report"},
     "evaluate.alpha": {"report"},
     "plots.dpi": {"plots"},
 }
 # What each key re-runs: the stale stages and everything downstream of them.
 DOWNSTREAM = {
-    "generate": {"windows", *(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots",
-                 "report"},
-    "windows": {*(f"{s}@{m}" for s in ("train", "forecast") for m in MODELS), "evaluate", "plots", "report"},
+    "generate": {"windows", *ALL("train", "forecast", *TUNED), "evaluate", "evaluate_tuned", "plots", "report"},
+    "windows": {*ALL("train", "forecast", *TUNED), "evaluate", "evaluate_tuned", "plots", "report"},
     **{f"train@{m}": {f"forecast@{m}", "evaluate", "plots", "report"} for m in MODELS},
     **{f"forecast@{m}": {"evaluate", "plots", "report"} for m in MODELS},
+    **{f"tune@{m}": {f"tuned@{m}", f"forecast_tuned@{m}", "evaluate_tuned", "plots", "report"} for m in MODELS},
+    **{f"tuned@{m}": {f"forecast_tuned@{m}", "evaluate_tuned", "report"} for m in MODELS},
+    **{f"forecast_tuned@{m}": {"evaluate_tuned", "report"} for m in MODELS},
     "evaluate": {"plots", "report"},
+    "evaluate_tuned": {"report"},
     "plots": set(),
     "report": set(),
 }
@@ -137,16 +208,19 @@ OTHER_VALUE = {
     "schedule": {"constant": "cosine"},
     "backend": {"jax": "tensorflow"},
 }
+OTHER_LIST = {"tune.optimizers": ["adam"], "tune.schedules": ["cosine"], "tune.learning_rate": [0.002, 0.05]}
 
 
 def other_value(key, value):
     leaf = key.rsplit(".", 1)[-1]
     if leaf in OTHER_VALUE:
         return OTHER_VALUE[leaf][value]
+    if key in OTHER_LIST:
+        return OTHER_LIST[key]
     if isinstance(value, bool):
         return not value
     if isinstance(value, list):
-        return value + [max(value) + 1]  # train.seeds
+        return value + [max(value) + 1]  # seeds, rungs
     if value is None:
         return 5
     if key == "windows.val_fraction":
@@ -172,7 +246,11 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
     "change, expected",
     [
         ({"plots.dpi": 50}, ["validate", "plots"]),
-        ({"models.lstm.units": 8}, ["validate", "train@lstm", "forecast@lstm", "evaluate", "plots", "report"]),
+        (
+            {"models.lstm.units": 8},
+            ["validate", "train@lstm", "forecast@lstm", "tune@lstm", "tuned@lstm", "forecast_tuned@lstm",
+             "evaluate_tuned", "evaluate", "plots", "report"],
+        ),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected):
@@ -196,9 +274,9 @@ def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     finally:
         restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
-    assert set(stages_run(result)) == {"validate", "evaluate", "plots", "report"} | {
-        f"{s}@{m}" for s in ("train", "forecast") for m in MODELS
-    }
+    assert set(stages_run(result)) == {"validate", "evaluate", "evaluate_tuned", "plots", "report"} | ALL(
+        "train", "forecast", *TUNED
+    )
     for name in MODELS:
         assert metrics[name]["n_params"] == [5201, 6761, 1721][MODELS.index(name)]
         assert 0 < metrics[name]["rmse"] < 10
