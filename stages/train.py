@@ -208,22 +208,17 @@ def train_one(spec, train, data, seed):
     return weight_arrays(model), losses, val_losses, diverged_at
 
 
-def main(argv):
-    name, windows_path, model_dir, history_dir = argv
-    params = load_params()
-    spec, train = params["models"][name], params["train"]
-    seeds = train["seeds"]
-    data = read_input(windows_path, load_npz, "windows")
+def train_and_write(stage, spec, train, data, seeds, model_dir, history_dir, advice):
+    """Train `spec` once per seed where the executor says (stages/executor.py), then write each seed's
+    weights and history in seed order. If any seed diverges, nothing is written and the error ends
+    with `advice` (the setting to change)."""
     jobs = [(spec, train, data, seed) for seed in seeds]
     with executor() as place:
-        results = place.run(train_one, jobs, f"train@{name} ({train['epochs']} epochs)", lambda r: f"loss {r[1][-1]:.2e}")
+        results = place.run(train_one, jobs, f"{stage} ({train['epochs']} epochs)", lambda r: f"loss {r[1][-1]:.2e}")
     diverged = {seed: result[3] for seed, result in zip(seeds, results) if result[3] is not None}
     if diverged:
         where = ", ".join(f"seed {seed} at epoch {epoch}" for seed, epoch in sorted(diverged.items()))
-        raise UserError(
-            f"train@{name} diverged: the loss is not finite ({where}; train.optimizer = {train['optimizer']}, "
-            f"train.learning_rate = {train['learning_rate']}); lower train.learning_rate. No output was written."
-        )
+        raise UserError(f"{stage} diverged: the loss is not finite ({where}); {advice}. No output was written.")
     for seed, (weights, losses, val_losses, _) in zip(seeds, results):
         history = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses, "val_loss": val_losses})
         save_npz(seed_path(model_dir, seed, ".npz"), weights)
@@ -231,6 +226,16 @@ def main(argv):
     # DVC keeps these directories between runs (persist): drop the files of seeds no longer listed.
     keep_only(model_dir, {Path(seed_path(model_dir, seed, ".npz")).name for seed in seeds})
     keep_only(history_dir, {Path(seed_path(history_dir, seed, ".csv")).name for seed in seeds})
+
+
+def main(argv):
+    name, windows_path, model_dir, history_dir = argv
+    params = load_params()
+    spec, train = params["models"][name], params["train"]
+    data = read_input(windows_path, load_npz, "windows")
+    advice = (f"train.optimizer = {train['optimizer']}, train.learning_rate = {train['learning_rate']}: "
+              "lower train.learning_rate")
+    train_and_write(f"train@{name}", spec, train, data, train["seeds"], model_dir, history_dir, advice)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,10 @@ seeds are train.seeds, which tune.seeds never share (stages/params.py). The file
 train@<model>'s, so forecast and evaluate run on them unchanged (stages forecast_tuned@, evaluate_tuned).
 """
 
-import numpy as np
-import pandas as pd
-
-from stages.cli import UserError, run
-from stages.executor import executor
-from stages.files import load_json, load_npz, read_input, save_npz, seed_path, write_csv
+from stages.cli import run
+from stages.files import load_json, load_npz, read_input
 from stages.params import load_params
-from stages.train import train_one
+from stages.train import train_and_write
 from stages.tune import SHARED_TRAIN_KEYS
 
 
@@ -30,21 +26,9 @@ def main(argv):
     data = read_input(windows_path, load_npz, "windows")
     print(f"tuned@{name}: candidate {chosen['index']} ({train['optimizer']} at {train['learning_rate']}, "
           f"{train['schedule']}, {train['epochs']} epochs) on {len(seeds)} seed(s)", flush=True)
-    with executor() as place:
-        results = place.run(train_one, [(spec, train, data, seed) for seed in seeds], f"tuned@{name}",
-                            lambda result: f"loss {result[1][-1]:.2e}")
-    diverged = sorted((seed, result[3]) for seed, result in zip(seeds, results) if result[3] is not None)
-    if diverged:
-        where = ", ".join(f"seed {seed} at epoch {epoch}" for seed, epoch in diverged)
-        raise UserError(
-            f"tuned@{name} diverged on evaluation seeds ({where}) with candidate {chosen['index']} "
-            f"({train['optimizer']} at {train['learning_rate']}), which did not on tune.seeds; narrow "
-            "tune.learning_rate or add tune.seeds. No output was written."
-        )
-    for seed, (weights, losses, val_losses, _) in zip(seeds, results):
-        save_npz(seed_path(model_dir, seed, ".npz"), weights)
-        history = pd.DataFrame({"epoch": np.arange(1, len(losses) + 1), "loss": losses, "val_loss": val_losses})
-        write_csv(seed_path(history_dir, seed, ".csv"), history)
+    advice = (f"candidate {chosen['index']} ({train['optimizer']} at {train['learning_rate']}) did not on tune.seeds: "
+              "narrow tune.learning_rate or add tune.seeds")
+    train_and_write(f"tuned@{name}", spec, train, data, seeds, model_dir, history_dir, advice)
 
 
 if __name__ == "__main__":
