@@ -28,10 +28,10 @@ test-all: install
 	python -m pytest -m "not cluster" --durations=20
 	$(MAKE) --no-print-directory test-cluster
 
-# Ray's cluster tests in a network namespace with only loopback: nothing reaches or hears the
-# machine's network. Exit status 5 (no test collected) is a pass: there may be no cluster test.
+# Ray's cluster tests in a network namespace with only loopback (needs root): Ray would otherwise
+# swap 127.0.0.1 for the machine's outward address, and nothing here may reach the network.
 test-cluster: install
-	unshare -n -- bash -c 'ip link set lo up && exec python -m pytest -m cluster --durations=10' || [ $$? -eq 5 ]
+	unshare -n -- bash -c 'ip link set lo up && exec python -m pytest -m cluster --durations=10'
 
 # The reproducibility gate: the committed dvc.lock and metrics/ must come back bit for bit.
 check: install

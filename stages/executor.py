@@ -55,18 +55,25 @@ class Executor:
 
 class LocalWorkers(Executor):
     """One worker process per core, forked before anything imports JAX, so that a worker runs as this
-    process does (even under an emulator); XLA runs on one thread in each. A single job runs in-process."""
+    process does (even under an emulator); XLA runs on one thread in each. A single job runs in this
+    process, and so does every job once this process has imported JAX: a fork then copies XLA's
+    thread pools without their threads, and the child can wait forever on their locks."""
 
     def __init__(self):
         self.cores = len(os.sched_getaffinity(0))
         self.pool = None
 
     def where(self, n_jobs):
-        return f"{min(n_jobs, self.cores)} local worker(s)"
+        return f"{self.workers(n_jobs)} local worker(s)"
+
+    def workers(self, n_jobs):
+        if self.pool is None and "jax" in sys.modules:
+            return 1
+        return min(n_jobs, self.cores)
 
     def completed(self, task, jobs):
         """(index, result) pairs, as trainings finish."""
-        if self.pool is None and min(len(jobs), self.cores) == 1:
+        if self.pool is None and self.workers(len(jobs)) == 1:
             return ((index, task(*job)) for index, job in enumerate(jobs))
         if self.pool is None:
             self.pool = multiprocessing.get_context("fork").Pool(self.cores, initializer=_leave_interrupts_to_the_stage)

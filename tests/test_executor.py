@@ -1,12 +1,15 @@
 """Where trainings run: the local workers here; the Ray cluster in tests/test_cluster.py."""
 
+import sys
+
 import pytest
 
 from stages.cli import UserError
 from stages.executor import NUMERICS_PACKAGES, LocalWorkers, code_digest, connect, node_facts
 
 
-def test_local_workers_return_results_in_job_order_and_report_progress_in_plain_lines(capsys):
+def test_local_workers_return_results_in_job_order_and_report_progress_in_plain_lines(capsys, monkeypatch):
+    monkeypatch.delitem(sys.modules, "jax", raising=False)  # as in a stage process: workers are forked
     jobs = [(2, k) for k in range(8)]
     with LocalWorkers() as place:
         results = place.run(pow, jobs, "train@x", lambda result: f"result {result}")
@@ -32,3 +35,10 @@ def test_node_facts_cover_the_cpu_python_numerics_packages_and_code():
 def test_an_address_that_is_not_host_and_port_is_refused(address):
     with pytest.raises(UserError, match="must be host:port of a Ray head node"):
         connect(None, address)
+
+
+def test_once_jax_is_imported_the_jobs_run_in_this_process(keras):
+    """A fork after JAX started its thread pools can hang in the child: no pool then."""
+    with LocalWorkers() as place:
+        assert place.run(pow, [(2, 3), (2, 4)], "train@x", str) == [8, 16]
+        assert place.pool is None
