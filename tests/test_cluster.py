@@ -92,7 +92,8 @@ def test_the_cluster_gives_the_bytes_of_the_local_workers_and_uses_both_nodes(lo
     result = dvc(repo, "repro", "--force", RAY_ADDRESS=cluster.address)
     for model in ("gru", "lstm", "simple_rnn"):
         assert f"train@{model} (4 epochs): 2 training(s) on the Ray cluster at {cluster.address} (2 CPUs)" in result.stdout
-    assert result.stdout.count("2 training(s) ran on 2 node(s) of the cluster") == 3, result.stdout
+    assert "local worker" not in result.stdout, result.stdout  # tune@ and tuned@ train there too
+    assert result.stdout.count("2 training(s) ran on 2 node(s) of the cluster") >= 3, result.stdout
     assert snapshot(repo) == expected
     assert git_output(repo, "status", "--porcelain") == ""
 
@@ -191,7 +192,9 @@ def test_a_queued_sweep_trains_on_the_cluster_and_equals_local_runs(repo, cluste
         assert len(names) == 2, status
         for name in names:
             log = dvc(repo, "queue", "logs", name).stdout
-            assert log.count(f"on the Ray cluster at {cluster.address}") == 3, log
+            for model in ("gru", "lstm", "simple_rnn"):
+                assert f"train@{model} (4 epochs): 2 training(s) on the Ray cluster at {cluster.address}" in log, log
+            assert "local worker" not in log, log
     finally:
         dvc(repo, "queue", "stop", "--kill")
         kill_processes_in(repo)
