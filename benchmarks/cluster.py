@@ -17,9 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench import VENV_BIN, copy_project, run_timed, seconds
+from benchmarks.bench import HEADING, VENV_BIN, copy_project, run_timed, seconds
 
-HEADING = "## On a Ray cluster"
 MODELS = ("gru", "lstm", "simple_rnn")
 NODE = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
 ROUND_TRIPS = 50
