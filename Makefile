@@ -20,12 +20,14 @@ repro: install
 	dvc repro
 
 # The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (README: Tests).
+# One pytest worker per core, each taking whole test files (a file's tests share its fixtures).
+PYTEST_PARALLEL := -n auto --dist loadfile
 test: install
-	python -m pytest -m "not slow and not cluster"
+	python -m pytest $(PYTEST_PARALLEL) -m "not slow and not cluster"
 
 # Every tier, with the slowest tests listed.
 test-all: install
-	python -m pytest -m "not cluster" --durations=20
+	python -m pytest $(PYTEST_PARALLEL) -m "not cluster" --durations=20
 	$(MAKE) --no-print-directory test-cluster
 
 # Ray's cluster tests in a network namespace with only loopback (needs root): Ray would otherwise

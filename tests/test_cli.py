@@ -15,6 +15,10 @@ import pytest
 from stages.files import load_npz, save_npz
 from tests.dvc_repo import ROOT, edit_params, snapshot
 
+# Where an earlier test in this pytest worker imported JAX, JAX warns at every fork; the only code run
+# between fork and exec here is the signal.signal below, which takes no lock a JAX thread could hold.
+pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
+
 TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru"]
 FORECAST = [
     "gru",

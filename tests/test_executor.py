@@ -8,6 +8,9 @@ from stages.cli import UserError
 from stages.executor import NUMERICS_PACKAGES, LocalWorkers, code_digest, connect, node_facts
 
 
+# Where an earlier test in this pytest worker imported JAX, JAX warns at the fork: these workers
+# compute pow and never touch JAX or its locks.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_local_workers_return_results_in_job_order_and_report_progress_in_plain_lines(capsys, monkeypatch):
     monkeypatch.delitem(sys.modules, "jax", raising=False)  # as in a stage process: workers are forked
     jobs = [(2, k) for k in range(8)]

@@ -269,14 +269,12 @@ def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected)
 def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     try:
         edit_params(repo, {"train.backend": "tensorflow", "train.seeds": [0]})  # one seed: TensorFlow is slow to start
-        result = dvc(repo, "repro")
+        result = dvc(repo, "repro", "evaluate")  # not the tuning: the same trainer, three times the time
         metrics = json.loads((repo / "metrics/metrics.json").read_text())
     finally:
         restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
-    assert set(stages_run(result)) == {"validate", "evaluate", "evaluate_tuned", "plots", "report"} | ALL(
-        "train", "forecast", *TUNED
-    )
+    assert set(stages_run(result)) == {"validate", "evaluate"} | ALL("train", "forecast")
     for name in MODELS:
         assert metrics[name]["n_params"] == [5201, 6761, 1721][MODELS.index(name)]
         assert 0 < metrics[name]["rmse"] < 10
