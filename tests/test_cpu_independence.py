@@ -57,14 +57,13 @@ def native(tmp_path_factory, cache):
     return repo, snapshot(repo)
 
 
-def rerun(source, target, env, path_first=None):
-    """In a clone of source, `dvc repro --force` started with env (and path_first ahead on PATH)."""
+def rerun(source, target, env):
+    """In a clone of source, `dvc repro --force` started with env (None: unset)."""
     subprocess.run(["git", "clone", "-q", str(source), str(target)], check=True)
     environment = {**os.environ, **env}
     for name in [n for n, v in env.items() if v is None]:
         environment.pop(name, None)
-    path = [str(path_first)] if path_first else []
-    environment["PATH"] = os.pathsep.join([*path, str(Path(sys.executable).parent), os.environ["PATH"]])
+    environment["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
     return subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "--force"], cwd=target, env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
