@@ -19,9 +19,10 @@ $(VENV)/.installed: requirements.lock
 repro: install
 	dvc repro
 
-# The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (README: Tests).
 # One pytest worker per core, each taking whole test files (a file's tests share its fixtures).
 PYTEST_PARALLEL := -n auto --dist loadfile
+
+# The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (README: Tests).
 test: install
 	python -m pytest $(PYTEST_PARALLEL) -m "not slow and not cluster"
 

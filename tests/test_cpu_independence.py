@@ -125,8 +125,8 @@ def test_the_environment_does_not_change_the_bytes(native, environment_runs, nam
     assert differing(expected, finish(*environment_runs[name])) == []
 
 
-# Every stage's command, as `dvc repro` would run it, in one Python process: an emulated Python takes
-# ~half a minute to start and import JAX, once instead of once per stage.
+# Every stage's command, as `dvc repro` would run it, in one Python process: the emulated Python starts
+# and imports JAX once, not once for each of the ~20 stages.
 EVERY_STAGE_IN_ONE_PROCESS = """
 import importlib, shlex, sys
 for command in sys.argv[1:]:
