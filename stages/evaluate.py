@@ -1,4 +1,4 @@
-"""Stage `evaluate`: per-seed metrics (metrics/seeds.json), and per model their spread with
+"""Stages `evaluate@<series>` and `evaluate_tuned@<series>`: per-seed metrics (metrics/seeds.json), and per model their spread with
 confidence intervals, the naive baselines and every pair of models compared (metrics/metrics.json).
 
 Needs no model framework: parameter counts come from the saved weight arrays.
@@ -12,6 +12,7 @@ import pandas as pd
 from stages import statistics
 from stages.cli import run
 from stages.files import load_npz, read_input, read_seeds, seed_path, write_json
+from stages.forecast import first_forecast, load_series
 from stages.params import load_params
 
 SIGNIFICANT_DIGITS = 6
@@ -28,11 +29,12 @@ def rounded(value):
     return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
 
 
-def baselines(signal, length, horizon):
-    """The naive forecasts over the closed-loop steps, from the seed window y[1..L] the models start from."""
-    window = signal["y"].to_numpy()[1 : length + 1]
+def baselines(series, first, length, horizon):
+    """The naive forecasts over the closed-loop steps, from the window y[first - L .. first - 1] the models
+    start from (stages/forecast.py's spans())."""
+    window = series["y"].to_numpy()[first - length : first]
     return {
-        "zero": np.zeros(horizon),  # the signal's asymptote
+        "zero": np.zeros(horizon),  # the damped signal's asymptote
         "persistence": np.full(horizon, window[-1]),  # the last seed-window value repeated
         "window_mean": np.full(horizon, np.mean(window)),
     }
@@ -110,30 +112,49 @@ def compare_models(rmse_by_model, confidence):
     }
 
 
+def protocol(n_values, n_held_out, forecast, one_step):
+    """What the scores are about, for the report: the series' size, its hold-out, the x range of each span."""
+    span = lambda table: {"first_x": table["x"].iloc[0].item(), "last_x": table["x"].iloc[-1].item(),  # noqa: E731
+                          "steps": len(table)}
+    return {"values": n_values, "held_out": n_held_out, "closed_loop": span(forecast), "one_step": span(one_step)}
+
+
 def headline(metrics):
     """A few keys for `dvc metrics diff`: each model's mean closed-loop RMSE and its CI, each pair's
     Holm-corrected p and P(A better). Under one key, "tuned": `make exps` shows only <model>.rmse columns."""
     models = {name: {k: m[k] for k in ("rmse", "rmse_ci_low", "rmse_ci_high")}
-              for name, m in metrics.items() if name not in ("baselines", "comparisons")}
+              for name, m in metrics.items() if name not in ("baselines", "comparisons", "protocol")}
     pairs = {pair: {k: c[k] for k in ("p_holm", "p_better")} for pair, c in metrics["comparisons"].items()}
     return {"tuned": {**models, "comparisons": pairs}}
 
 
+def error_threshold(threshold, stats):
+    """evaluate.error_threshold in the series' units: as given for an unscaled series, times the
+    training part's standard deviation for a standardized one."""
+    return threshold if stats["scale"] == "none" else threshold * stats["std"]
+
+
 def main(argv):
-    """argv: inputs, seeds.json and metrics.json; optionally a last path for headline(metrics)."""
-    signal_path, models_dir, history_dir, forecast_dir, one_step_dir, seeds_path, metrics_path, *headline_path = argv
+    """argv: the series, its data, the stage's inputs, seeds.json and metrics.json; optionally a last
+    path for headline(metrics). trained: train or tuned (the stages that made the models)."""
+    (series_name, trained, fit_path, holdout_path, scaling_path, models_dir, history_dir, forecast_dir, one_step_dir,
+     seeds_path, metrics_path, *headline_path) = argv
     params = load_params()
-    evaluate, seeds, threshold = params["evaluate"], params["train"]["seeds"], params["evaluate"]["error_threshold"]
-    signal = read_input(signal_path, pd.read_csv, "generate")
+    evaluate, seeds, length = params["evaluate"], params["train"]["seeds"], params["windows"]["length"]
+    series, n_held_out, stats = load_series(fit_path, holdout_path, scaling_path, f"data@{series_name}")
+    threshold = error_threshold(evaluate["error_threshold"], stats)
+    forecaster = "forecast" if trained == "train" else "forecast_tuned"
     per_seed, metrics = {}, {}
     for name in params["models"]:
-        histories = read_seeds(f"{history_dir}/{name}", seeds, ".csv", pd.read_csv, f"train@{name}")
-        forecasts = read_seeds(f"{forecast_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{name}")
-        one_steps = read_seeds(f"{one_step_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{name}")
-        weights = read_input(seed_path(f"{models_dir}/{name}", seeds[0], ".npz"), load_npz, f"train@{name}")
+        made_by, forecast_by = f"{trained}@{series_name}-{name}", f"{forecaster}@{series_name}-{name}"
+        histories = read_seeds(f"{history_dir}/{name}", seeds, ".csv", pd.read_csv, made_by)
+        forecasts = read_seeds(f"{forecast_dir}/{name}", seeds, ".csv", pd.read_csv, forecast_by)
+        one_steps = read_seeds(f"{one_step_dir}/{name}", seeds, ".csv", pd.read_csv, forecast_by)
+        weights = read_input(seed_path(f"{models_dir}/{name}", seeds[0], ".npz"), load_npz, made_by)
         if "baselines" not in metrics:  # every model forecasts the same steps
             x, truth = forecasts[seeds[0]]["x"].to_numpy(), forecasts[seeds[0]]["truth"].to_numpy()
-            naive = baselines(signal, params["windows"]["length"], len(truth))
+            first = first_forecast(len(series), n_held_out, length)
+            naive = baselines(series, first, length, len(truth))
             metrics["baselines"] = {k: closed_loop_metrics(x, truth, v, threshold) for k, v in naive.items()}
         baseline_rmse = {k: v["rmse"] for k, v in metrics["baselines"].items()}
         per_seed[name] = {
@@ -146,6 +167,7 @@ def main(argv):
         }
     rmse = {name: [m["rmse"] for m in per_seed[name].values()] for name in params["models"]}
     metrics["comparisons"] = compare_models(rmse, evaluate["confidence"])
+    metrics["protocol"] = protocol(len(series), n_held_out, forecasts[seeds[0]], one_steps[seeds[0]])
     write_json(seeds_path, per_seed)
     write_json(metrics_path, metrics)
     for path in headline_path:

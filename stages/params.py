@@ -16,7 +16,8 @@ CELLS = ("gru", "lstm", "simple_rnn")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 BACKENDS = ("jax", "tensorflow")
-MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SCALES = ("none", "standard")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # of a model or a series: it names files and stages (train@<series>-<model>)
 MAX_SEED = (2**31 - 3) // 3  # seed s draws its initial weights from streams 3s, 3s + 1 and 3s + 2
 MAX_WINDOW_VALUES = 100_000_000  # inputs and targets of all windows: 1.6 GB as float64
 
@@ -93,9 +94,18 @@ def increasing(low):
 
 
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
+TEXT = Rule(lambda v: isinstance(v, str) and v.strip() == v and v != "", "a non-empty string")
+
+
+def relative_path():
+    """A file inside the project, as DVC tracks it: relative, no '..', forward slashes."""
+    inside = lambda v: not v.startswith("/") and ".." not in v.split("/") and "\\" not in v  # noqa: E731
+    return Rule(lambda v: TEXT(v) and inside(v), "a path relative to the project, inside it (e.g. data/raw/mine.csv)")
+
 
 SCHEMA = {
     "signal": {"tau": number(above=0), "x_max_pi": number(above=0), "n_points": integer(3, 1_000_000)},
+    "series": None,  # user-named entries, each checked against SERIES_SCHEMA
     "windows": {"length": integer(1, 10_000), "val_fraction": number(above=0, below=1)},
     "train": {
         "backend": choice(BACKENDS),
@@ -117,12 +127,23 @@ SCHEMA = {
         "schedules": distinct_choices(SCHEDULES),
         "rungs": increasing(1),
         "eta": integer(2, 16),
+        # Candidate 0, the setting the search starts from; its own keys, so a train.* sweep re-tunes nothing.
+        "reference": {"optimizer": choice(OPTIMIZERS), "learning_rate": number(above=0), "schedule": choice(SCHEDULES)},
     },
-    "forecast": {"horizon": optional(integer(1))},
     "evaluate": {"error_threshold": number(above=0), "confidence": number(above=0, below=1), "alpha": number(above=0, below=1)},
     "plots": {"dpi": integer(10, 1200)},
 }
 MODEL_SCHEMA = {"cell": choice(CELLS), "units": integer(1, 4096)}
+# A series: a numeric column of a CSV file. Optional keys and their defaults in SERIES_DEFAULTS.
+SERIES_SCHEMA = {
+    "csv": relative_path(),
+    "column": TEXT,
+    "x": optional(TEXT),  # a column for the axis of the figures; null: the row number
+    "holdout": integer(0),  # the last values: never trained, validated, tuned or scaled on
+    "scale": choice(SCALES),  # standard: (y - mean) / std of the values before the hold-out
+    "horizon": optional(integer(1)),  # closed-loop steps; null: to the end of the series
+}
+SERIES_DEFAULTS = {"x": None, "holdout": 0, "scale": "standard", "horizon": None}
 
 
 def split_point(n_windows, val_fraction):
@@ -137,7 +158,8 @@ def _unknown(prefix, key, known):
     return f"{prefix}{key}: unknown key{hint}; allowed: {', '.join(known)}"
 
 
-def _check_section(prefix, section, schema, problems):
+def _check_section(prefix, section, schema, problems, defaults=()):
+    """Check a mapping against schema (rules, or nested schemas); keys in defaults may be left out."""
     if not isinstance(section, dict):
         problems.append(f"{prefix} = {section!r}: must be a mapping with keys {', '.join(schema)}")
         return
@@ -146,19 +168,26 @@ def _check_section(prefix, section, schema, problems):
             problems.append(_unknown(f"{prefix}.", key, list(schema)))
     for key, rule in schema.items():
         if key not in section:
-            problems.append(f"{prefix}.{key}: missing; must be {rule.allowed}")
+            if key not in defaults:
+                allowed = f"a mapping with keys {', '.join(rule)}" if isinstance(rule, dict) else rule.allowed
+                problems.append(f"{prefix}.{key}: missing; must be {allowed}")
+        elif isinstance(rule, dict):
+            _check_section(f"{prefix}.{key}", section[key], rule, problems)
         elif not rule(section[key]):
             problems.append(f"{prefix}.{key} = {section[key]!r}: must be {rule.allowed}")
 
 
-def _check_models(models, problems):
-    if not isinstance(models, dict) or not models:
-        problems.append(f"models = {models!r}: must be a mapping of at least one name to {{cell, units}}")
+def _check_named(section, entries, schema, problems, defaults=()):
+    """models or series: a mapping of user-chosen names, each entry checked against schema."""
+    if not isinstance(entries, dict) or not entries:
+        keys = ", ".join(key for key in schema if key not in defaults)
+        problems.append(f"{section} = {entries!r}: must be a mapping of at least one name to {{{keys}, ...}}")
         return
-    for name, entry in models.items():
-        if not isinstance(name, str) or not MODEL_NAME.match(name):
-            problems.append(f"models.{name}: a model name must match {MODEL_NAME.pattern} (it names files and stages)")
-        _check_section(f"models.{name}", entry, MODEL_SCHEMA, problems)
+    for name, entry in entries.items():
+        if not isinstance(name, str) or not NAME.match(name):
+            problems.append(f"{section}.{name}: a name must match {NAME.pattern} (it names files and stages, "
+                            "e.g. train@<series>-<model>)")
+        _check_section(f"{section}.{name}", entry, schema, problems, defaults)
 
 
 def _check_across(params, problems):
@@ -170,42 +199,45 @@ def _check_across(params, problems):
             f"tune.seeds = {tune_seeds}: must share no seed with train.seeds ({', '.join(map(str, shared))} in both): "
             "the seeds that select a configuration are never the seeds that judge it"
         )
-    n_points, length = params["signal"]["n_points"], params["windows"]["length"]
-    n_windows = n_points - length
+
+
+def series_entry(params, name):
+    """params["series"][name] with its optional keys filled in."""
+    return {**SERIES_DEFAULTS, **params["series"][name]}
+
+
+def check_length(name, n_values, entry, length, val_fraction):
+    """The problems of a series of n_values values under its entry and the windows params (known only once
+    its file is read, by stage data@<name>): room for a training and a validation window before the hold-out."""
+    prefix, holdout, horizon = f"series.{name}", entry["holdout"], entry["horizon"]
+    if holdout >= n_values:
+        return [f"{prefix}.holdout = {holdout}: must be < the series' {n_values} values"]
+    n_fit = n_values - holdout
+    n_windows = n_fit - length
     if n_windows < 2:
-        problems.append(
-            f"windows.length = {length}: must be < signal.n_points - 1 = {n_points - 1} "
-            "(at least one training and one validation window)"
-        )
-        return
+        return [f"{prefix}: {n_values} values, {holdout} held out, leave {n_fit} to fit: too few for windows.length = "
+                f"{length} (a training and a validation window need {length + 2})"]
     if n_windows * length > MAX_WINDOW_VALUES:
-        problems.append(
-            f"windows.length = {length} with signal.n_points = {n_points}: {n_windows} windows of {length} "
-            f"values; (n_points - length) * length must be <= {MAX_WINDOW_VALUES:_} to fit in memory"
-        )
-    val_fraction, batch_size = params["windows"]["val_fraction"], params["train"]["batch_size"]
-    n_train = split_point(n_windows, val_fraction)
+        return [f"windows.length = {length} with series {name} ({n_windows} windows): (values - length) * length "
+                f"must be <= {MAX_WINDOW_VALUES:_} to fit in memory"]
+    problems, n_train = [], split_point(n_windows, val_fraction)
     if n_train == n_windows:
-        problems.append(
-            f"windows.val_fraction = {val_fraction}: leaves no validation window out of {n_windows}; "
-            f"must be >= {1 / n_windows:.4g}"
-        )
+        problems.append(f"windows.val_fraction = {val_fraction}: leaves no validation window out of the {n_windows} "
+                        f"of series {name}; must be >= {1 / n_windows:.4g}")
     if n_train == 0:
-        problems.append(
-            f"windows.val_fraction = {val_fraction}: leaves no training window out of {n_windows}; "
-            f"must be < {1 - 1 / n_windows:.4g}"
-        )
-    elif batch_size > n_train:
-        problems.append(
-            f"train.batch_size = {batch_size}: must be <= the {n_train} training windows "
-            "(signal.n_points - windows.length, less validation)"
-        )
-    horizon, most = params["forecast"]["horizon"], n_points - length - 1
+        problems.append(f"windows.val_fraction = {val_fraction}: leaves no training window out of the {n_windows} "
+                        f"of series {name}; must be < {1 - 1 / n_windows:.4g}")
+    most = holdout if holdout else n_values - length - 1
     if horizon is not None and horizon > most:
-        problems.append(
-            f"forecast.horizon = {horizon}: must be null or <= {most} "
-            "(signal.n_points - windows.length - 1 samples follow the first window)"
-        )
+        where = "the held-out values" if holdout else "the values after the first window"
+        problems.append(f"{prefix}.horizon = {horizon}: must be null or <= {most} ({where})")
+    return problems
+
+
+def check_batch_size(batch_size, n_train, series):
+    if batch_size > n_train:
+        raise UserError(f"train.batch_size = {batch_size}: must be <= the {n_train} training windows of series "
+                        f"{series} (its values before the hold-out, less windows.length, less validation)")
 
 
 def validate(params):
@@ -219,8 +251,10 @@ def validate(params):
     for section, schema in SCHEMA.items():
         if section not in params:
             problems.append(f"{section}: missing section")
-        elif schema is None:
-            _check_models(params[section], problems)
+        elif section == "models":
+            _check_named(section, params[section], MODEL_SCHEMA, problems)
+        elif section == "series":
+            _check_named(section, params[section], SERIES_SCHEMA, problems, SERIES_DEFAULTS)
         else:
             _check_section(section, params[section], schema, problems)
     if not problems:

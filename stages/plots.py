@@ -1,7 +1,8 @@
-"""Stage `plots`: figures across seeds (plots/*.png) and the bands behind them as CSV for `dvc plots`.
+"""Stage `plots@<series>`: figures across seeds (plots/figures/<series>/*.png) and the bands behind
+them as CSV for `dvc plots` (plots/forecast_band/<series>/, plots/loss_band/<series>/).
 
 Per model: the median closed-loop forecast with the band of all seeds (min to max) over the truth
-and the naive baselines; the closed-loop RMSE of every seed (box and points); the mean loss with
+and the naive baselines, at the comparison's settings and tuned; the closed-loop RMSE of every seed (box and points); the mean loss with
 its spread. PNGs are saved without the Software/version tag, so the bytes depend on data, code and
 the pinned matplotlib only.
 """
@@ -16,7 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from stages.cli import run  # noqa: E402
-from stages.evaluate import baselines  # noqa: E402
+from stages.evaluate import baselines, error_threshold  # noqa: E402
+from stages.forecast import first_forecast, load_series  # noqa: E402
 from stages.statistics import tuning_curve  # noqa: E402
 from stages.files import load_json, read_input, read_seeds, write_bytes, write_csv  # noqa: E402
 from stages.params import load_params  # noqa: E402
@@ -51,10 +53,13 @@ def loss_band(histories):
     return pd.DataFrame(band)
 
 
-def signal_figure(signal):
+def series_figure(name, series, n_held_out):
     figure, axes = plt.subplots(figsize=(7, 3.5))
-    axes.plot(signal["x"], signal["y"], ".-", markersize=3)
-    axes.set(xlabel="x", ylabel="y", title="Signal: y = exp(-x/tau) cos(x)")
+    axes.plot(series["x"], series["y"], ".-", markersize=3)
+    if n_held_out:
+        axes.axvspan(series["x"].iloc[-n_held_out], series["x"].iloc[-1], color="orange", alpha=0.15, label="held out")
+        axes.legend(fontsize="small")
+    axes.set(xlabel="x", ylabel="y", title=f"Series {name}" + (f": the last {n_held_out} values held out" if n_held_out else ""))
     axes.grid(True)
     return figure
 
@@ -71,16 +76,16 @@ def loss_figure(bands):
     return figure
 
 
-def forecast_figure(signal, bands, naive):
+def forecast_figure(series, bands, naive, what):
     figure, all_axes = plt.subplots(len(bands), 1, figsize=(7, 2.6 * len(bands)), sharex=True, squeeze=False)
     for axes, (name, band), color in zip(all_axes[:, 0], bands.items(), _colors()):
-        axes.plot(signal["x"], signal["y"], color="black", linewidth=2, alpha=0.3, label="truth")
+        axes.plot(series["x"], series["y"], color="black", linewidth=2, alpha=0.3, label="truth")
         for baseline, values in naive.items():
             axes.plot(band["x"], values, BASELINE_STYLES[baseline], color="grey", linewidth=1, label=baseline)
         axes.fill_between(band["x"], band["low"], band["high"], color=color, alpha=0.25, label="all seeds")
         axes.plot(band["x"], band["median"], color=color, label=f"{name} median")
-        axes.axvspan(signal["x"].iloc[0], band["x"].iloc[0], color="grey", alpha=0.1)
-        axes.set(ylabel="y", title=f"{name}: closed-loop forecast (shaded: the seed window)")
+        axes.axvspan(series["x"].iloc[0], band["x"].iloc[0], color="grey", alpha=0.1)
+        axes.set(ylabel="y", title=f"{name}{what}: closed-loop forecast (shaded: what it saw)")
         axes.grid(True)
         axes.legend(fontsize="x-small", ncols=3)
     all_axes[-1, 0].set_xlabel("x")
@@ -144,30 +149,37 @@ def _colors():
 
 
 def main(argv):
-    signal_path, history_dir, forecast_dir, seeds_path, metrics_path, tune_dir, plots_dir = argv
+    (series_name, fit_path, holdout_path, scaling_path, history_dir, forecast_dir, tuned_forecast_dir, seeds_path,
+     metrics_path, tune_dir, figures_dir, forecast_band_dir, loss_band_dir) = argv
     params = load_params()
-    dpi, names, seeds = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"]
-    signal = read_input(signal_path, pd.read_csv, "generate")
-    per_seed = read_input(seeds_path, load_json, "evaluate")
-    baseline_rmse = {k: v["rmse"] for k, v in read_input(metrics_path, load_json, "evaluate")["baselines"].items()}
-    forecast_bands, loss_bands = {}, {}
+    dpi, names, seeds, length = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"], params["windows"]["length"]
+    series, n_held_out, stats = load_series(fit_path, holdout_path, scaling_path, f"data@{series_name}")
+    per_seed = read_input(seeds_path, load_json, f"evaluate@{series_name}")
+    metrics = read_input(metrics_path, load_json, f"evaluate@{series_name}")
+    baseline_rmse = {k: v["rmse"] for k, v in metrics["baselines"].items()}
+    forecast_bands, tuned_bands, loss_bands = {}, {}, {}
     for name in names:
-        forecasts = read_seeds(f"{forecast_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{name}")
-        histories = read_seeds(f"{history_dir}/{name}", seeds, ".csv", pd.read_csv, f"train@{name}")
-        forecast_bands[name], loss_bands[name] = forecast_band(forecasts), loss_band(histories)
+        stage = f"{series_name}-{name}"
+        forecasts = read_seeds(f"{forecast_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast@{stage}")
+        tuned = read_seeds(f"{tuned_forecast_dir}/{name}", seeds, ".csv", pd.read_csv, f"forecast_tuned@{stage}")
+        histories = read_seeds(f"{history_dir}/{name}", seeds, ".csv", pd.read_csv, f"train@{stage}")
+        forecast_bands[name], tuned_bands[name] = forecast_band(forecasts), forecast_band(tuned)
+        loss_bands[name] = loss_band(histories)
     horizon = len(forecast_bands[names[0]])
-    naive = baselines(signal, params["windows"]["length"], horizon)
+    naive = baselines(series, first_forecast(len(series), n_held_out, length), length, horizon)
     rmse = {name: [per_seed[name][f"seed_{seed}"]["rmse"] for seed in seeds] for name in names}
     for name in names:
-        write_csv(f"{plots_dir}/forecast_band/{name}.csv", forecast_bands[name])
-        write_csv(f"{plots_dir}/loss_band/{name}.csv", loss_bands[name])
-    save(signal_figure(signal), f"{plots_dir}/signal.png", dpi)
-    save(loss_figure(loss_bands), f"{plots_dir}/loss.png", dpi)
-    save(forecast_figure(signal, forecast_bands, naive), f"{plots_dir}/forecast.png", dpi)
-    save(rmse_figure(rmse, baseline_rmse), f"{plots_dir}/rmse.png", dpi)
-    save(error_figure(forecast_bands, params["evaluate"]["error_threshold"]), f"{plots_dir}/error.png", dpi)
-    tunings = {name: read_input(f"{tune_dir}/{name}.json", load_json, f"tune@{name}") for name in names}
-    save(tuning_figure(tuning_curves(tunings), tunings), f"{plots_dir}/tuning.png", dpi)
+        write_csv(f"{forecast_band_dir}/{name}.csv", forecast_bands[name])
+        write_csv(f"{loss_band_dir}/{name}.csv", loss_bands[name])
+    threshold = error_threshold(params["evaluate"]["error_threshold"], stats)
+    save(series_figure(series_name, series, n_held_out), f"{figures_dir}/series.png", dpi)
+    save(loss_figure(loss_bands), f"{figures_dir}/loss.png", dpi)
+    save(forecast_figure(series, forecast_bands, naive, ""), f"{figures_dir}/forecast.png", dpi)
+    save(forecast_figure(series, tuned_bands, naive, " tuned"), f"{figures_dir}/forecast_tuned.png", dpi)
+    save(rmse_figure(rmse, baseline_rmse), f"{figures_dir}/rmse.png", dpi)
+    save(error_figure(forecast_bands, threshold), f"{figures_dir}/error.png", dpi)
+    tunings = {name: read_input(f"{tune_dir}/{name}.json", load_json, f"tune@{series_name}-{name}") for name in names}
+    save(tuning_figure(tuning_curves(tunings), tunings), f"{figures_dir}/tuning.png", dpi)
 
 
 if __name__ == "__main__":

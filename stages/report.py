@@ -24,7 +24,9 @@ SHAPE_COLUMNS = {  # metric: its heading in the table of means
     "one_step_val_rmse": "one-step val RMSE",
 }
 FIGURES = {
+    "series.png": "The series and its held-out part",
     "forecast.png": "Median closed-loop forecast per model, the band of all seeds, the baselines",
+    "forecast_tuned.png": "The same for the tuned models",
     "rmse.png": "Closed-loop RMSE of every seed",
     "loss.png": "Mean loss across seeds",
     "tuning.png": "Tuning curve: expected best selection score against candidates tried",
@@ -114,7 +116,7 @@ def selection_rule(tunings, names, train_seeds):
         "## The selection rule for the tuned comparison (fixed before the numbers)",
         "",
         f"Every architecture gets the same {len(first['candidates'])} candidates, drawn once before anything "
-        f"trained: candidate 0 is the setting of the comparison above ({setting(first['candidates'][0])}: train.optimizer, learning_rate and schedule, the tutorial's by default), the others a "
+        f"trained: candidate 0 is tune.reference ({setting(first['candidates'][0])}, the tutorial's setting by default), the others a "
         f"scrambled Sobol design (seed {space['design_seed']}) over optimizer ({', '.join(space['optimizers'])}), "
         f"learning rate ({low:g} to {high:g}, log-uniform) and schedule ({', '.join(space['schedules'])}); "
         "units as in params.yaml. No adaptive search.",
@@ -131,26 +133,25 @@ def selection_rule(tunings, names, train_seeds):
         f"(train.seeds: {', '.join(map(str, train_seeds))}, none of them a selection seed) and judged by the "
         "verdict rule above.",
         "",
-        "**What is held out, and what is not**: only the seeds. The closed loop runs over the same curve the "
-        "models trained on (its training windows) and validated on (its last windows), for selection as for the verdicts; "
-        "no part of the signal is kept for the end. A winner's selection score is optimistically biased "
-        "(it was picked for being low, Cawley & Talbot 2010): its RMSE on the fresh evaluation seeds is "
-        "the number to read.",
+        "A winner's selection score is optimistically biased (it was picked for being low, Cawley & Talbot "
+        "2010): its RMSE on the fresh evaluation seeds (and, where a series has one, on its held-out part) is "
+        "the number to read. Where a series holds values out, the selection score is the closed loop across its "
+        "validation span, before the cut: the held-out part decides nothing.",
         "",
     ]
 
 
-def tuned_verdicts(params, tuned, ci, alpha):
+def tuned_verdicts(params, name, tuned, ci, alpha):
     names, seeds = list(params["models"]), params["train"]["seeds"]
     verdict_by_pair = verdicts(tuned["metrics"]["comparisons"], names, len(seeds), alpha)
     return [
-        "## Verdicts of the tuned models",
+        "### Verdicts of the tuned models",
         "",
         "Each architecture with the configuration its own tuning chose, trained on the evaluation seeds:",
         "",
         verdict_table(tuned["metrics"]["comparisons"], verdict_by_pair, ci),
         "",
-        "| the tutorial's claim | ours, tuned |",
+        f"| the tutorial's claim (on its damped curve) | ours, on {name}, tuned |",
         "|---|---|",
         tutorial_row(verdict_by_pair, params),
         "",
@@ -169,7 +170,7 @@ def tuned_results(tuned, names, ci):
 
     curves = {name: statistics.tuning_curve([c["scores"][0] for c in tunings[name]["candidates"]]) for name in names}
     return [
-        "## The tuned models: chosen configuration and closed-loop RMSE on the evaluation seeds",
+        "### The tuned models: chosen configuration and closed-loop RMSE on the evaluation seeds",
         "",
         table(
             ["model", "chosen", "setting", "epochs", "selection score (tune.seeds)", "mean RMSE (train.seeds)", ci,
@@ -187,7 +188,7 @@ def tuned_results(tuned, names, ci):
         + "; ".join(f"{name} " + ", ".join(number(v["rmse"]) for v in tuned["per_seed"][name].values())
                     for name in names) + ".",
         "",
-        "## Every candidate's selection score",
+        "### Every candidate's selection score",
         "",
         f"Mean closed-loop RMSE over the selection seeds, per rung ({' / '.join(f'{e} epochs' for e in epochs)}); "
         "– : not trained in that rung (halved out).",
@@ -195,7 +196,7 @@ def tuned_results(tuned, names, ci):
         table(["candidate", "setting", *names],
               [[c["index"], setting(c), *(scores(name, c["index"]) for name in names)] for c in candidates]),
         "",
-        "## Tuning curve",
+        "### Tuning curve",
         "",
         f"Expected best first-rung selection score ({epochs[0]} epochs, where every candidate has one) of n "
         "candidates drawn at random without replacement (Dodge et al. 2019): how much the search found beyond "
@@ -208,98 +209,154 @@ def tuned_results(tuned, names, ci):
     ]
 
 
-def render(params, metrics, per_seed, tuned=None):
-    """The report; tuned = {"tunings": {model: tune@'s json}, "metrics", "per_seed": evaluate_tuned's}."""
+def protocol_text(name, protocol):
+    """What a series' scores are about: which values were held out, where the closed loop runs."""
+    loop, one = protocol["closed_loop"], protocol["one_step"]
+    where = (f"closed loop over x = {loop['first_x']:g} … {loop['last_x']:g} ({loop['steps']} steps), one-step over "
+             f"x = {one['first_x']:g} … {one['last_x']:g} ({one['steps']} steps)")
+    if protocol["held_out"] == 0:
+        return (f"**{name}**: {protocol['values']} values, nothing held out (the tutorial's protocol): {where}. The "
+                "closed loop runs over the values the models trained and validated on: only the seeds are held out, "
+                "so its scores say how well a network fits this curve, not how it forecasts.")
+    return (f"**{name}**: {protocol['values']} values, the last {protocol['held_out']} held out before anything was "
+            f"fitted (no training or validation window, tuning score or scaling statistic saw them): {where}, all on "
+            "held-out values. Scores are in the series' own units.")
+
+
+def answer(name, metrics, tuned, names, n_seeds, alpha):
+    """The first lines of a series' section: the best mean, and whether any pair differs."""
+    lines = []
+    for label, m in (("at the tutorial's settings", metrics), ("tuned", tuned["metrics"] if tuned else None)):
+        if m is None:
+            continue
+        best = min(names, key=lambda n: m[n]["rmse"])
+        decided = [text for text in verdicts(m["comparisons"], names, n_seeds, alpha).values()
+                   if not text.startswith("no detectable")]
+        lines.append(f"- {label}: lowest mean closed-loop RMSE {best} ({number(m[best]['rmse'])}); "
+                     + (f"verdicts: {'; '.join(decided)}." if decided else "no pair differs detectably."))
+    return lines
+
+
+def render_series(params, name, result, ci):
+    """A series' section: its answer, verdicts and tables."""
     train, evaluate, names = params["train"], params["evaluate"], list(params["models"])
-    seeds, alpha, confidence = train["seeds"], evaluate["alpha"], evaluate["confidence"]
+    seeds, alpha, tuned = train["seeds"], evaluate["alpha"], result.get("tuned")
+    metrics, per_seed = result["metrics"], result["per_seed"]
     verdict_by_pair = verdicts(metrics["comparisons"], names, len(seeds), alpha)
-    models = ", ".join(f"{name} ({spec['cell']}, {spec['units']} units)" for name, spec in params["models"].items())
-    ci = f"{confidence:.0%} CI"
-    parts = [
-        "# Is one architecture really better? Report across seeds",
+    return [
+        f"## Series {name}",
         "",
-        f"Settings: {models}; {len(seeds)} seeds ({', '.join(map(str, seeds))}); {train['epochs']} epochs of "
-        f"{train['optimizer']} at learning rate {train['learning_rate']} ({train['schedule']} schedule). "
-        "Closed loop: from the first window on, each prediction is fed back as the next input.",
+        protocol_text(name, metrics["protocol"]),
         "",
-        "## The verdict rule (fixed before the numbers)",
+        *answer(name, metrics, tuned, names, len(seeds), alpha),
         "",
-        f"Models are compared on closed-loop RMSE across seeds. \"A better than B\" only if the Mann-Whitney U "
-        f"test (seeds of different architectures are not paired), Holm-corrected across all "
-        f"{len(metrics['comparisons'])} pair(s), gives p < {alpha} **and** the {ci} of P(A better than B), the "
-        f"probability that a seed of A has a lower RMSE than a seed of B, excludes 0.5. Otherwise: no detectable "
-        f"difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random generator).",
-        seeds_note(len(names), len(seeds), alpha),
-        *(selection_rule(tuned["tunings"], names, seeds) if tuned else []),
-        "## Verdicts" + (" at the tutorial's settings" if tuned else ""),
+        "### Verdicts" + (" at the tutorial's settings" if tuned else ""),
         "",
         verdict_table(metrics["comparisons"], verdict_by_pair, ci),
         "",
-        "| the tutorial's claim | ours |",
+        f"| the tutorial's claim (on its damped curve) | ours, on {name} |",
         "|---|---|",
         tutorial_row(verdict_by_pair, params),
         "",
-        *(tuned_verdicts(params, tuned, ci, alpha) if tuned else []),
-        "## Closed-loop RMSE per model, across seeds" + (" (the tutorial's settings)" if tuned else ""),
+        *(tuned_verdicts(params, name, tuned, ci, alpha) if tuned else []),
+        "### Closed-loop RMSE per model, across seeds" + (" (the tutorial's settings)" if tuned else ""),
         "",
         rmse_table(metrics, names, ci),
         "",
         *(tuned_results(tuned, names, ci) if tuned else []),
         "",
-        f"## Shape and skill: mean [{ci}] across seeds",
-        "",
-        "Correlation of forecast and truth over the closed loop (1: the same shape); relative error of the "
-        "dominant frequency (0: right, 1: no oscillation); valid steps before |error| first exceeds "
-        f"{evaluate['error_threshold']}; skill = 1 − RMSE / RMSE of the baseline (> 0: better than it). "
-        "Every statistic of every metric is in metrics/metrics.json, every seed in metrics/seeds.json.",
+        f"### Shape and skill: mean [{ci}] across seeds",
         "",
         table(
             ["model", *SHAPE_COLUMNS.values()],
             [
-                [name] + [
+                [model] + [
                     f"{number(m[metric])} [{number(m[metric + '_ci_low'])}, {number(m[metric + '_ci_high'])}]"
-                    for m, metric in ((metrics[name], metric) for metric in SHAPE_COLUMNS)
+                    for m, metric in ((metrics[model], metric) for metric in SHAPE_COLUMNS)
                 ]
-                for name in names
+                for model in names
             ],
         ),
         "",
-        "## Naive baselines (the same closed-loop steps)",
+        "### Naive baselines (the same closed-loop steps)",
         "",
         table(
             ["baseline", "RMSE", "MAE", "max error", "correlation", "dominant-frequency error"],
             [
-                [name, number(b["rmse"]), number(b["mae"]), number(b["max_abs_error"]), number(b["correlation"]),
+                [baseline, number(b["rmse"]), number(b["mae"]), number(b["max_abs_error"]), number(b["correlation"]),
                  number(b["frequency_error"])]
-                for name, b in metrics["baselines"].items()
+                for baseline, b in metrics["baselines"].items()
             ],
         ),
         "",
-        "zero: the signal's asymptote; persistence: the last value of the seed window repeated; "
-        "window_mean: the mean of the seed window.",
+        "zero: the damped signal's asymptote; persistence: the last value before the closed loop repeated; "
+        "window_mean: the mean of the window the closed loop starts from.",
         "",
-        "## Every seed: closed-loop RMSE",
+        "### Every seed: closed-loop RMSE",
         "",
         table(["seed"] + names, [[seed] + [number(per_seed[n][f"seed_{seed}"]["rmse"]) for n in names] for seed in seeds]),
         "",
-        "## Figures",
+        "### Figures",
         "",
-        *[f"![{caption}](../plots/{file})\n" for file, caption in FIGURES.items() if tuned or file != "tuning.png"],
+        *[f"![{name}: {caption}](../plots/figures/{name}/{file})\n" for file, caption in FIGURES.items()
+          if tuned or file not in ("tuning.png", "forecast_tuned.png")],
     ]
-    return "\n".join(parts)
+
+
+def render(params, results):
+    """The report; results = {series: {"metrics", "per_seed": evaluate@'s, and optionally "tuned":
+    {"tunings": {model: tune@'s json}, "metrics", "per_seed": evaluate_tuned@'s}}}."""
+    train, evaluate, names = params["train"], params["evaluate"], list(params["models"])
+    seeds, alpha, confidence = train["seeds"], evaluate["alpha"], evaluate["confidence"]
+    models = ", ".join(f"{name} ({spec['cell']}, {spec['units']} units)" for name, spec in params["models"].items())
+    ci = f"{confidence:.0%} CI"
+    first = next(iter(results.values()))
+    return "\n".join([
+        "# Is one architecture really better? Report across seeds, per series",
+        "",
+        f"Series: {', '.join(results)}. Models: {models}; {len(seeds)} seeds ({', '.join(map(str, seeds))}); "
+        f"{train['epochs']} epochs of {train['optimizer']} at learning rate {train['learning_rate']} "
+        f"({train['schedule']} schedule). Closed loop: each prediction is fed back as the next input.",
+        "",
+        "## The verdict rule (fixed before the numbers)",
+        "",
+        f"Models are compared on closed-loop RMSE across seeds. \"A better than B\" only if the Mann-Whitney U "
+        f"test (seeds of different architectures are not paired), Holm-corrected across all "
+        f"{len(first['metrics']['comparisons'])} pair(s) of a series, gives p < {alpha} **and** the {ci} of P(A better "
+        f"than B), the probability that a seed of A has a lower RMSE than a seed of B, excludes 0.5. Otherwise: no "
+        "detectable difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random generator).",
+        seeds_note(len(names), len(seeds), alpha),
+        *(selection_rule(first["tuned"]["tunings"], names, seeds) if "tuned" in first else []),
+        "## Shape and skill, defined",
+        "",
+        "Correlation of forecast and truth over the closed loop (1: the same shape); relative error of the "
+        "dominant frequency (0: right, 1: no oscillation); valid steps before |error| first exceeds "
+        f"{evaluate['error_threshold']} (times the training part's standard deviation for a standardized series); "
+        "skill = 1 − RMSE / RMSE of the baseline (> 0: better than it). Every statistic of every metric is in "
+        "metrics/series/<series>/metrics.json, every seed in seeds.json beside it.",
+        "",
+        *[line for name, result in results.items() for line in render_series(params, name, result, ci)],
+    ])
 
 
 def main(argv):
-    metrics_path, seeds_path, tune_dir, tuned_metrics_path, tuned_seeds_path, report_path = argv
+    """argv: the directory of every series' metrics (metrics/series) and the report's path."""
+    series_dir, report_path = argv
     params = load_params()
-    metrics = read_input(metrics_path, load_json, "evaluate")
-    per_seed = read_input(seeds_path, load_json, "evaluate")
-    tuned = {
-        "tunings": {name: read_input(f"{tune_dir}/{name}.json", load_json, f"tune@{name}") for name in params["models"]},
-        "metrics": read_input(tuned_metrics_path, load_json, "evaluate_tuned"),
-        "per_seed": read_input(tuned_seeds_path, load_json, "evaluate_tuned"),
-    }
-    write_text(report_path, render(params, metrics, per_seed, tuned))
+    results = {}
+    for series in params["series"]:
+        where, evaluated, tuned = f"{series_dir}/{series}", f"evaluate@{series}", f"evaluate_tuned@{series}"
+        results[series] = {
+            "metrics": read_input(f"{where}/metrics.json", load_json, evaluated),
+            "per_seed": read_input(f"{where}/seeds.json", load_json, evaluated),
+            "tuned": {
+                "tunings": {name: read_input(f"{where}/tune/{name}.json", load_json, f"tune@{series}-{name}")
+                            for name in params["models"]},
+                "metrics": read_input(f"{where}/tuned/metrics.json", load_json, tuned),
+                "per_seed": read_input(f"{where}/tuned/seeds.json", load_json, tuned),
+            },
+        }
+    write_text(report_path, render(params, results))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stage `train@<model>`: fit one recurrent model with the tutorial's semantics, fast.
+"""Stage `train@<series>-<model>`: fit one recurrent model with the tutorial's semantics, fast.
 
 Same as the tutorial's `model.fit(x, y, batch_size, epochs, validation_split, shuffle=True)`:
 plain mini-batch steps over the training windows in a fresh order each epoch, the last batch
@@ -16,7 +16,7 @@ import pandas as pd
 from stages.cli import UserError, run
 from stages.executor import executor
 from stages.files import keep_only, load_npz, read_input, save_npz, seed_path, write_csv
-from stages.params import load_params
+from stages.params import check_batch_size, load_params
 
 CHUNKS = 10  # compiled calls per training, at least: a non-finite loss stops it early
 MAX_CHUNK = 100  # epochs per compiled call: bounds the wait for Ctrl-C
@@ -229,13 +229,14 @@ def train_and_write(stage, spec, train, data, seeds, model_dir, history_dir, adv
 
 
 def main(argv):
-    name, windows_path, model_dir, history_dir = argv
+    series, name, windows_path, model_dir, history_dir = argv
     params = load_params()
     spec, train = params["models"][name], params["train"]
-    data = read_input(windows_path, load_npz, "windows")
+    data = read_input(windows_path, load_npz, f"data@{series}")
+    check_batch_size(train["batch_size"], len(data["x_train"]), series)
     advice = (f"train.optimizer = {train['optimizer']}, train.learning_rate = {train['learning_rate']}: "
               "lower train.learning_rate")
-    train_and_write(f"train@{name}", spec, train, data, train["seeds"], model_dir, history_dir, advice)
+    train_and_write(f"train@{series}-{name}", spec, train, data, train["seeds"], model_dir, history_dir, advice)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Stage `tune@<model>`: the same search, with the same budget, for every architecture.
+"""Stage `tune@<series>-<model>`: the same search, with the same budget, for every architecture.
 
 Candidates (optimizer, learning rate, schedule) are drawn once, before anything trains, by a seeded
-non-adaptive design: candidate 0 is the comparison's own setting (train.optimizer, learning_rate,
-schedule: the tutorial's), the others the first points of a scrambled Sobol sequence
+non-adaptive design: candidate 0 is tune.reference (the tutorial's setting, the comparison's
+default), the others the first points of a scrambled Sobol sequence
 (scipy.stats.qmc, seed tune.design_seed) mapped onto tune.optimizers, the log-uniform range
 tune.learning_rate and tune.schedules. Every model gets the same candidates.
 
@@ -10,8 +10,9 @@ Successive halving with synchronous rungs: rung r trains each surviving candidat
 selection seed (tune.seeds) for tune.rungs[r] epochs — a complete training, with its own cosine
 schedule when it has one — and keeps the best 1/tune.eta (at least one) for the next rung; the
 last rung's best is the winner. The selection score, fixed before any training: the mean over
-the selection seeds of the closed-loop RMSE over the forecast steps (the metric the verdicts
-use); a training whose loss or forecast is not finite scores +inf (written as null), the worst;
+the selection seeds of the closed-loop RMSE (the metric the verdicts use) over the selection
+span (stages/forecast.py's spans(): the validation span where the series has a hold-out, which is
+never read here); a training whose loss or forecast is not finite scores +inf (written as null), the worst;
 ties go to the lower candidate index. Trainings run through stages/executor.py; the closed
 loops run here, in the stage process, with stages/forecast.py's compiled loop.
 """
@@ -19,12 +20,12 @@ loops run here, in the stage process, with stages/forecast.py's compiled loop.
 import math
 
 import numpy as np
-import pandas as pd
 
 from stages.cli import run
 from stages.executor import executor
-from stages.files import load_npz, read_input, write_json
-from stages.params import load_params
+from stages.files import load_json, load_npz, read_input, read_table, write_json
+from stages.forecast import spans
+from stages.params import check_batch_size, load_params, series_entry
 from stages.train import train_one
 
 SIGNIFICANT_DIGITS = 6  # as metrics/metrics.json
@@ -32,13 +33,13 @@ SHARED_TRAIN_KEYS = ("backend", "batch_size", "shuffle")  # from train: the same
 SEARCHED = ("optimizer", "learning_rate", "schedule")
 
 
-def candidates(tune, train):
-    """The candidates, [{optimizer, learning_rate, schedule}]: train's own setting first, then
+def candidates(tune):
+    """The candidates, [{optimizer, learning_rate, schedule}]: tune.reference first, then
     tune.candidates - 1 points of a scrambled Sobol sequence. Learning rates are rounded to 3
     significant digits (the same on every machine, and readable)."""
     from scipy.stats import qmc
 
-    first = {key: train[key] for key in SEARCHED}
+    first = {key: tune["reference"][key] for key in SEARCHED}
     n = tune["candidates"] - 1
     if n == 0:
         return [first]
@@ -90,23 +91,27 @@ def mean_score(seed_scores):
     return math.inf if any(math.isinf(v) for v in values) else rounded(math.fsum(values) / len(values))
 
 
-def scorer(spec, signal, length, horizon):
-    """score(train_one's result) -> closed-loop RMSE over the forecast steps (+inf if the training or the
-    forecast is not finite). Imports Keras: call it only once the executor's workers exist."""
+def scorer(spec, series, stats, length, span):
+    """score(train_one's result) -> closed-loop RMSE, in the series' units, over the selection span
+    (first sample, steps) (+inf if the training or the forecast is not finite). Imports Keras: call it
+    only once the executor's workers exist."""
+    from stages.data import to_model_units, to_series_units
     from stages.forecast import forecast_table, forecaster
     from stages.model import build_model, import_keras, load_weights
 
     keras = import_keras()
     model = build_model(keras, spec["cell"], spec["units"], length)
+    first, horizon = span
     closed_loop, _ = forecaster(model, horizon)
-    start = signal["y"].to_numpy()[1 : length + 1]
+    start = to_model_units(series["y"].to_numpy(), stats)[first - length : first]
 
     def score(result):
         weights, _, _, diverged_at = result
         if diverged_at is not None:
             return math.inf
         load_weights(model, weights, "a candidate's weights", "tune")
-        table = forecast_table(signal, length, closed_loop([v.value for v in model.trainable_variables], start))
+        loop = closed_loop([v.value for v in model.trainable_variables], start)
+        table = forecast_table(series, first, to_series_units(loop, stats))
         with np.errstate(over="ignore", invalid="ignore"):
             rmse = float(np.sqrt(np.mean((table["prediction"] - table["truth"]).to_numpy() ** 2)))
         return rounded(rmse) if math.isfinite(rmse) else math.inf
@@ -115,8 +120,8 @@ def scorer(spec, signal, length, horizon):
 
 
 def search(name, spec, base, tune, data, score_factory, place):
-    """Successive halving over candidates(); returns the record written to metrics/tune/<model>.json."""
-    designs = candidates(tune, base)
+    """Successive halving over candidates(); returns the record of tune@<name> (a stage name)."""
+    designs = candidates(tune)
     sizes = rung_sizes(len(designs), len(tune["rungs"]), tune["eta"])
     alive, rungs, score = list(range(len(designs))), [], None
     for r, (epochs, size) in enumerate(zip(tune["rungs"], sizes)):
@@ -140,7 +145,7 @@ def record(name, spec, designs, rungs, winner, tune):
     """The tuning's result as JSON: +inf (diverged) as null; keys in a fixed order."""
     finite = lambda value: None if math.isinf(value) else value  # noqa: E731
     return {
-        "model": name,
+        "stage": f"tune@{name}",
         "spec": spec,
         "selection_seeds": tune["seeds"],
         "space": {key: tune[key] for key in ("optimizers", "learning_rate", "schedules", "design_seed", "rungs", "eta")},
@@ -162,18 +167,24 @@ def record(name, spec, designs, rungs, winner, tune):
 
 
 def main(argv):
-    name, signal_path, windows_path, out_path = argv
+    series_name, name, fit_path, holdout_path, scaling_path, windows_path, out_path = argv
     params = load_params()
     spec, tune, train = params["models"][name], params["tune"], params["train"]
-    length = params["windows"]["length"]
-    horizon = params["forecast"]["horizon"] or params["signal"]["n_points"] - length - 1
-    signal = read_input(signal_path, pd.read_csv, "generate")
-    data = read_input(windows_path, load_npz, "windows")
+    length, stage = params["windows"]["length"], f"data@{series_name}"
+    # Only the values before the hold-out: the held-out part is never read here.
+    series = read_input(fit_path, read_table, stage)
+    stats = read_input(scaling_path, load_json, stage)
+    data = read_input(windows_path, load_npz, stage)
+    check_batch_size(train["batch_size"], len(data["x_train"]), series_name)
+    entry = series_entry(params, series_name)
+    span = spans(len(series) + entry["holdout"], entry["holdout"], length, len(data["x_val"]), entry["horizon"])
+    span = span["selection"]
     sizes = budget(tune)
-    print(f"tune@{name}: {tune['candidates']} candidate(s), rungs of {tune['rungs']} epochs, "
+    print(f"tune@{series_name}-{name}: {tune['candidates']} candidate(s), rungs of {tune['rungs']} epochs, "
           f"{sizes['trainings']} trainings ({sizes['full_trainings']} full)", flush=True)
     with executor() as place:
-        result = search(name, spec, train, tune, data, lambda: scorer(spec, signal, length, horizon), place)
+        result = search(f"{series_name}-{name}", spec, train, tune, data,
+                        lambda: scorer(spec, series, stats, length, span), place)
     write_json(out_path, result)
 
 

@@ -29,7 +29,7 @@ def keras():
 def small_windows():
     """Windows over a short default-shaped signal: 50 windows of length 10, the last 5 validating."""
     from stages.generate import damped_oscillation
-    from stages.windows import make_windows, split
+    from stages.data import make_windows, split
 
     y = damped_oscillation(5.0, 5, 60)["y"].to_numpy()
     return split(*make_windows(y, 10), 0.1)

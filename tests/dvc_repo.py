@@ -11,13 +11,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("gru", "lstm", "simple_rnn")
+SERIES = ("damped", "sunspots")
 TINY = {
     "signal": {"n_points": 60},
     "windows": {"length": 10},
     "train": {"epochs": 4, "seeds": [0, 1]},
     "tune": {"candidates": 3, "rungs": [2, 4], "seeds": [100]},
 }
-OUTPUT_DIRS = ("data", "models", "models_tuned", "metrics", "plots")
+OUTPUT_DIRS = ("data", "models", "metrics", "plots")
 
 
 def environment(**env):
@@ -96,6 +97,7 @@ def make_repo(repo, params=()):
     """The project with tiny params (and `params`, dotted keys) in a new git repository at repo,
     reproduced once and committed."""
     shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data/raw", repo / "data/raw")
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copy(ROOT / "params.yaml", repo)
     shutil.copy(ROOT / "Makefile", repo)

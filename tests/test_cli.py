@@ -19,11 +19,12 @@ from tests.dvc_repo import ROOT, edit_params, snapshot
 # between fork and exec here is the signal.signal below, which takes no lock a JAX thread could hold.
 pytestmark = pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 
-TRAIN = ["gru", "data/windows.npz", "models/gru", "metrics/history/gru"]
+DATA = ["damped", "data/damped"]
+TRAIN = ["damped", "gru", "data/damped/windows.npz", "models/gru", "metrics/history/gru"]
 FORECAST = [
+    "damped",
     "gru",
-    "data/signal.csv",
-    "data/windows.npz",
+    *(f"data/damped/{name}" for name in ("fit.csv", "holdout.csv", "scaling.json", "windows.npz")),
     "models/gru",
     "metrics/forecast/gru",
     "metrics/one_step/gru",
@@ -53,7 +54,7 @@ def trained(tmp_path_factory):
                             "train.seeds": [0, 1]})
     for name, args in [
         ("generate", ["data/signal.csv"]),
-        ("windows", ["data/signal.csv", "data/windows.npz"]),
+        ("data", DATA),
         ("train", TRAIN),
         ("forecast", FORECAST),
     ]:
@@ -95,7 +96,7 @@ def test_a_diverging_training_names_model_epoch_and_setting(workdir):
     before = snapshot(workdir)
     edit_params(workdir, {"train.learning_rate": 1e12, "train.epochs": 20})
     result = stage(workdir, "train", *TRAIN)
-    assert_clean_failure(result, "train@gru diverged", "at epoch", "train.learning_rate = 1000000000000.0")
+    assert_clean_failure(result, "train@damped-gru diverged", "at epoch", "train.learning_rate = 1000000000000.0")
     assert snapshot(workdir) == before
 
 
@@ -105,26 +106,28 @@ def test_a_model_predicting_nan_writes_no_forecast(workdir):
     save_npz(weights, {name: np.full_like(array, np.nan) for name, array in load_npz(weights).items()})
     before = snapshot(workdir)
     result = stage(workdir, "forecast", *FORECAST)
-    assert_clean_failure(result, "forecast@gru: the model predicts a value that is not finite", "dvc repro train@gru")
+    assert_clean_failure(result, "forecast@damped-gru: the model predicts a value that is not finite",
+                         "dvc repro train@damped-gru")
     assert snapshot(workdir) == before
 
 
 def test_weights_of_another_architecture_name_the_stage_to_rerun(workdir):
     edit_params(workdir, {"models.gru.units": 16})
     result = stage(workdir, "forecast", *FORECAST)
-    assert_clean_failure(result, "models/gru/seed_0.npz holds weights of another model", "dvc repro train@gru")
+    assert_clean_failure(result, "models/gru/seed_0.npz holds weights of another model",
+                         "dvc repro train@damped-gru")
 
 
 def test_a_missing_input_names_the_stage_that_makes_it(workdir):
-    (workdir / "data/windows.npz").unlink()
-    assert_clean_failure(stage(workdir, "train", *TRAIN), "data/windows.npz is missing", "dvc repro windows")
+    (workdir / "data/damped/windows.npz").unlink()
+    assert_clean_failure(stage(workdir, "train", *TRAIN), "data/damped/windows.npz is missing", "dvc repro data@damped")
 
 
 def test_a_truncated_input_names_the_stage_to_rerun(workdir):
     weights = workdir / "models/gru/seed_1.npz"
     weights.write_bytes(weights.read_bytes()[:100])
     assert_clean_failure(
-        stage(workdir, "forecast", *FORECAST), "models/gru/seed_1.npz cannot be read", "dvc repro --force train@gru"
+        stage(workdir, "forecast", *FORECAST), "models/gru/seed_1.npz cannot be read", "dvc repro --force train@damped-gru"
     )
 
 

@@ -46,7 +46,7 @@ def test_a_flat_forecast_has_the_whole_frequency_wrong_and_a_good_one_none():
 def test_baselines_start_from_the_seed_window():
     signal = damped_oscillation(5.0, 5, 200)
     window = signal["y"].to_numpy()[1:21]  # the closed loop starts from y[1..20]
-    naive = baselines(signal, 20, 179)
+    naive = baselines(signal, 21, 20, 179)
     assert set(naive) == {"zero", "persistence", "window_mean"}
     assert (naive["zero"] == 0).all() and len(naive["zero"]) == 179
     assert (naive["persistence"] == window[-1]).all()

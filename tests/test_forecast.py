@@ -1,6 +1,6 @@
 import numpy as np
 
-from stages.forecast import forecast_table, forecaster, one_step_table
+from stages.forecast import forecast_table, forecaster, inputs_before, one_step_table, spans
 from stages.generate import damped_oscillation
 from stages.model import build_model, load_weights, weight_arrays
 
@@ -41,10 +41,24 @@ def test_one_compiled_forecaster_serves_every_seed(keras):
 
 def test_each_prediction_is_aligned_with_the_sample_it_predicts():
     signal = damped_oscillation(5.0, 5, 200)
-    table = forecast_table(signal, 20, np.zeros(179))
+    span = spans(200, 0, 20, 18, None)
+    assert span == {"closed_loop": (21, 179), "one_step": (182, 18), "selection": (21, 179)}  # the tutorial's
+    table = forecast_table(signal, 21, np.zeros(179))
     assert len(table) == 179 and table["step"].iloc[0] == 1
     assert table["x"].iloc[0] == signal["x"].iloc[21] and table["truth"].iloc[0] == signal["y"].iloc[21]
     assert table["truth"].iloc[-1] == signal["y"].iloc[-1]
-    validation = one_step_table(signal, 20, np.zeros(18))
+    validation = one_step_table(signal, 182, 20, np.zeros(18))
     assert validation["window"].tolist() == list(range(162, 180))
     assert validation["truth"].iloc[0] == signal["y"].iloc[182]  # window 162 holds y[162..181]
+
+
+def test_with_a_hold_out_the_scores_are_after_the_cut_and_the_selection_before_it():
+    # 309 values, 40 held out: 269 to fit, 249 windows of 20, the last 25 validating.
+    span = spans(309, 40, 20, 25, None)
+    assert span == {"closed_loop": (269, 40), "one_step": (269, 40), "selection": (244, 25)}
+    first, steps = span["selection"]
+    assert first + steps == 269  # the selection's closed loop ends where the hold-out begins
+    assert spans(309, 40, 20, 25, 12)["closed_loop"] == (269, 12)
+    y = np.arange(309.0)
+    inputs = inputs_before(y, 269, 40, 20)
+    assert inputs.shape == (40, 20, 1) and inputs[0, -1, 0] == 268 and inputs[-1, -1, 0] == 307  # the true past only

@@ -1,6 +1,6 @@
 import pytest
 
-from stages.params import ParamsError, load_params, split_point, validate
+from stages.params import SERIES_DEFAULTS, ParamsError, check_length, load_params, split_point, validate
 
 SEEDS = "a list of distinct integers from 0 to 715827881, at least one"
 
@@ -28,7 +28,6 @@ def test_split_point_is_keras_validation_split():
         ("train", "shuffle", "yes", "train.shuffle = 'yes': must be true or false"),
         ("signal", "tau", 0, "signal.tau = 0: must be a number > 0"),
         ("windows", "val_fraction", 1.0, "windows.val_fraction = 1.0: must be a number > 0 and < 1"),
-        ("forecast", "horizon", 0, "forecast.horizon = 0: must be null or an integer >= 1"),
         ("plots", "dpi", 5, "plots.dpi = 5: must be an integer from 10 to 1200"),
         ("train", "seeds", [], f"train.seeds = []: must be {SEEDS}"),
         ("train", "seeds", [0, 1, 1], f"train.seeds = [0, 1, 1]: must be {SEEDS}"),
@@ -68,35 +67,69 @@ def test_every_problem_is_reported_at_once(default_params):
 
 def test_model_names_must_be_usable_as_file_and_stage_names(default_params):
     default_params["models"]["My Model"] = {"cell": "gru", "units": 4}
-    assert any("models.My Model: a model name must match" in p for p in validate(default_params))
+    assert any("models.My Model: a name must match" in p for p in validate(default_params))
 
 
 @pytest.mark.parametrize(
-    "changes, expected_start",
+    "key, value, expected",
     [
-        ({("windows", "length"): 200}, "windows.length = 200: must be < signal.n_points - 1 = 199"),
-        ({("windows", "val_fraction"): 1e-17}, "windows.val_fraction = 1e-17: leaves no validation window out of 180"),
-        ({("windows", "val_fraction"): 0.999}, "windows.val_fraction = 0.999: leaves no training window out of 180"),
-        ({("train", "batch_size"): 163}, "train.batch_size = 163: must be <= the 162 training windows"),
-        ({("forecast", "horizon"): 180}, "forecast.horizon = 180: must be null or <= 179"),
-        (
-            {("signal", "n_points"): 1_000_000, ("windows", "length"): 5_000},
-            "windows.length = 5000 with signal.n_points",
-        ),
+        ("holdout", -1, "series.sunspots.holdout = -1: must be an integer >= 0"),
+        ("scale", "minmax", "series.sunspots.scale = 'minmax': must be one of none, standard"),
+        ("csv", "/etc/passwd", "series.sunspots.csv = '/etc/passwd': must be a path relative to the project"),
+        ("csv", "../x.csv", "series.sunspots.csv = '../x.csv': must be a path relative to the project"),
+        ("column", "", "series.sunspots.column = '': must be a non-empty string"),
+        ("horizon", 0, "series.sunspots.horizon = 0: must be null or an integer >= 1"),
+        ("holdot", 3, "series.sunspots.holdot: unknown key (did you mean series.sunspots.holdout?)"),
     ],
 )
-def test_rules_across_sections(default_params, changes, expected_start):
-    for (section, key), value in changes.items():
-        default_params[section][key] = value
-    problems = validate(default_params)
+def test_a_bad_series_entry_names_series_key_and_what_is_allowed(default_params, key, value, expected):
+    default_params["series"]["sunspots"][key] = value
+    assert [problem[: len(expected)] for problem in validate(default_params)] == [expected]
+
+
+def test_a_series_needs_a_file_and_a_column_and_nothing_else(default_params):
+    default_params["series"]["mine"] = {"csv": "data/raw/mine.csv", "column": "value", "holdout": 24}
+    assert validate(default_params) == []
+    del default_params["series"]["mine"]["column"]
+    assert validate(default_params) == ["series.mine.column: missing; must be a non-empty string"]
+
+
+@pytest.mark.parametrize("name", ["My Series", "sun-spots", "1700s", ""])
+def test_a_series_name_must_name_a_stage(default_params, name):
+    default_params["series"][name] = {"csv": "data/raw/sunspots.csv", "column": "SUNACTIVITY"}
+    assert any(p.startswith(f"series.{name}: a name must match") for p in validate(default_params))
+
+
+def test_the_tuning_reference_is_checked_like_train(default_params):
+    default_params["tune"]["reference"]["optimizer"] = "adamw"
+    assert validate(default_params) == ["tune.reference.optimizer = 'adamw': must be one of sgd, adam, rmsprop"]
+
+
+def entry(**keys):
+    return {**SERIES_DEFAULTS, "csv": "a.csv", "column": "y", **keys}
+
+
+@pytest.mark.parametrize(
+    "n_values, keys, windows, expected_start",
+    [
+        (200, {}, (200, 0.1), "series.s: 200 values, 0 held out, leave 200 to fit: too few for windows.length = 200"),
+        (309, {"holdout": 309}, (20, 0.1), "series.s.holdout = 309: must be < the series' 309 values"),
+        (309, {"holdout": 288}, (20, 0.1), "series.s: 309 values, 288 held out, leave 21 to fit: too few"),
+        (200, {}, (20, 1e-17), "windows.val_fraction = 1e-17: leaves no validation window out of the 180 of series s"),
+        (200, {}, (20, 0.999), "windows.val_fraction = 0.999: leaves no training window out of the 180 of series s"),
+        (200, {"horizon": 180}, (20, 0.1), "series.s.horizon = 180: must be null or <= 179"),
+        (309, {"holdout": 40, "horizon": 41}, (20, 0.1), "series.s.horizon = 41: must be null or <= 40 (the held-out"),
+        (1_000_000, {}, (5_000, 0.1), "windows.length = 5000 with series s"),
+    ],
+)
+def test_a_series_too_short_for_its_windows_and_hold_out(n_values, keys, windows, expected_start):
+    problems = check_length("s", n_values, entry(**keys), *windows)
     assert len(problems) == 1 and problems[0].startswith(expected_start), problems
 
 
-def test_boundaries_that_are_allowed(default_params):
-    default_params["train"]["batch_size"] = 162
-    default_params["forecast"]["horizon"] = 179
-    default_params["windows"]["val_fraction"] = 1 / 180 + 1e-9
-    assert validate(default_params) == []
+def test_boundaries_that_are_allowed():
+    assert check_length("s", 200, entry(horizon=179), 20, 1 / 180 + 1e-9) == []
+    assert check_length("s", 309, entry(holdout=287, horizon=287), 20, 0.5) == []  # 22 to fit: 2 windows
 
 
 def test_load_params_raises_one_error_listing_all_problems(tmp_path):
@@ -125,5 +158,5 @@ def test_missing_file(tmp_path):
 def test_an_unknown_section_gets_a_suggestion(default_params):
     default_params["plot"] = {"dpi": 100}
     assert validate(default_params) == [
-        "plot: unknown key (did you mean plots?); allowed: signal, windows, train, models, tune, forecast, evaluate, plots"
+        "plot: unknown key (did you mean plots?); allowed: signal, series, windows, train, models, tune, evaluate, plots"
     ]

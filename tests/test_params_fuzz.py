@@ -15,7 +15,7 @@ from stages import validate as validate_stage
 from stages.cli import run
 from stages.generate import damped_oscillation
 from stages.params import load_params, split_point
-from stages.windows import make_windows, split
+from stages.data import make_windows, split
 
 ANY_VALUE = st.one_of(
     st.none(),

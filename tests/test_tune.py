@@ -11,9 +11,9 @@ from stages.tune import best, budget, candidates, mean_score, rung_sizes, scorer
 
 
 def test_the_design_is_fixed_starts_with_the_tutorial_setting_and_stays_in_the_space(default_params):
-    tune, train = default_params["tune"], default_params["train"]
-    drawn = candidates(tune, train)
-    assert drawn == candidates(tune, train)  # drawn once, the same every time (and for every model)
+    tune = default_params["tune"]
+    drawn = candidates(tune)
+    assert drawn == candidates(tune)  # drawn once, the same every time (and for every model)
     assert len(drawn) == tune["candidates"] == 8
     assert drawn[0] == {"optimizer": "sgd", "learning_rate": 0.01, "schedule": "constant"}  # the tutorial's
     low, high = tune["learning_rate"]
@@ -22,8 +22,9 @@ def test_the_design_is_fixed_starts_with_the_tutorial_setting_and_stays_in_the_s
         assert low <= candidate["learning_rate"] <= high
         assert candidate["learning_rate"] == float(f"{candidate['learning_rate']:.3g}")
     assert {c["optimizer"] for c in drawn} == {"sgd", "adam"} and {c["schedule"] for c in drawn} == {"constant", "cosine"}
-    assert candidates({**tune, "design_seed": 1}, train)[1:] != drawn[1:]
-    assert candidates({**tune, "candidates": 1}, train) == drawn[:1]
+    assert candidates({**tune, "design_seed": 1})[1:] != drawn[1:]
+    assert candidates({**tune, "candidates": 1}) == drawn[:1]
+    assert candidates({**tune, "reference": {**tune["reference"], "learning_rate": 0.05}})[0]["learning_rate"] == 0.05
 
 
 def test_the_default_budget_is_twelve_full_trainings_per_architecture(default_params):
@@ -84,12 +85,14 @@ def test_a_diverging_candidate_scores_worst_and_the_search_trains_the_same_budge
     train = {"backend": "jax", "batch_size": 10, "shuffle": True, "optimizer": "sgd", "learning_rate": 0.01,
              "schedule": "constant"}
     tune = {"seeds": [100, 101], "candidates": 3, "design_seed": 0, "optimizers": ["sgd"],
-            "learning_rate": [1e4, 1e5], "schedules": ["constant"], "rungs": [2, 3], "eta": 2}
+            "learning_rate": [1e4, 1e5], "schedules": ["constant"], "rungs": [2, 3], "eta": 2,
+            "reference": {"optimizer": "sgd", "learning_rate": 0.01, "schedule": "constant"}}
     signal = damped_oscillation(5.0, 5, 60)
     with executor() as place:
-        result = search("simple_rnn", spec, train, tune, small_windows, lambda: scorer(spec, signal, 10, 49), place)
+        result = search("damped-simple_rnn", spec, train, tune, small_windows,
+                        lambda: scorer(spec, signal, {"scale": "none"}, 10, (11, 49)), place)
     assert [c["scores"][0] is None for c in result["candidates"]] == [False, True, True]
-    assert result["chosen"]["index"] == 0 and result["chosen"]["train"] == {**candidates(tune, train)[0], "epochs": 3}
+    assert result["chosen"]["index"] == 0 and result["chosen"]["train"] == {**candidates(tune)[0], "epochs": 3}
     assert [rung["trained"] for rung in result["rungs"]] == [[0, 1, 2], [0]]
     trainings = sum(len(rung["trained"]) * len(tune["seeds"]) for rung in result["rungs"])
     assert trainings == result["budget"]["trainings"] == 8

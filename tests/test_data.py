@@ -1,7 +1,7 @@
 import numpy as np
 
 from stages.generate import damped_oscillation
-from stages.windows import make_windows, split
+from stages.data import make_windows, split
 
 
 def test_tutorial_shapes_and_targets_shifted_by_one():
