@@ -37,9 +37,9 @@ def read_series(name, entry):
         bad = np.flatnonzero(~np.isfinite(numbers))
         if len(bad):
             row = int(bad[0])
+            text = pd.read_csv(path, dtype=str, keep_default_na=False)[column].iloc[row]  # as written in the file
             raise UserError(f"{prefix}.{key} = {column!r}: {len(bad)} value(s) in {path} are missing or not finite "
-                            f"numbers, the first at data row {row + 1} ({table[column].iloc[row]!r}); "
-                            "a series must have no gaps")
+                            f"numbers, the first at data row {row + 1} ({text!r}); a series must have no gaps")
         values[key] = numbers
     x = values.get("x", np.arange(len(table), dtype=np.float64))
     _check_evenly_spaced(prefix, x)

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from stages import validate as validate_stage
 from stages.cli import run
 from stages.generate import damped_oscillation
-from stages.params import load_params, split_point
-from stages.data import make_windows, split
+from stages.cli import UserError
+from stages.data import prepare
+from stages.files import write_csv
+from stages.params import SERIES_DEFAULTS, load_params, series_entry, split_point
 
 ANY_VALUE = st.one_of(
     st.none(),
@@ -64,7 +66,7 @@ def run_validate_stage(tmp_path, params, monkeypatch):
     """The validate stage as DVC runs it; returns None on success or the message it exits with."""
     params_path = tmp_path / "params.yaml"
     params_path.write_text(yaml.safe_dump(params, allow_unicode=True))
-    monkeypatch.setattr(sys, "argv", ["validate", str(params_path), str(tmp_path / "params.ok")])
+    monkeypatch.setattr(sys, "argv", ["validate", str(params_path), str(tmp_path / "params.ok"), "data/signal.csv"])
     try:
         run(validate_stage.main)
     except SystemExit as exit:
@@ -82,16 +84,24 @@ def test_random_edits_end_in_success_or_a_clean_error(tmp_path, monkeypatch, par
     if message is not None:
         assert isinstance(message, str) and message.startswith("error: ") and "params.yaml is not valid" in message
         return
-    # Valid: the data stages must work with these settings (built when small enough to be quick).
+    # Valid: the data stage on the generated curve (when small enough to be quick) builds windows or
+    # stops with a clean message, which names a series or windows key.
     valid = load_params(tmp_path / "params.yaml")
     n_points, length = valid["signal"]["n_points"], valid["windows"]["length"]
-    n_train = split_point(n_points - length, valid["windows"]["val_fraction"])
-    assert valid["train"]["batch_size"] <= n_train < n_points - length
-    if n_points * length <= 1_000_000:
-        signal = damped_oscillation(**valid["signal"])
-        assert np.isfinite(signal["y"]).all()
-        parts = split(*make_windows(signal["y"].to_numpy(), length), valid["windows"]["val_fraction"])
-        assert len(parts["x_train"]) == n_train and len(parts["x_val"]) >= 1
+    if n_points * length > 1_000_000:
+        return
+    signal = damped_oscillation(**valid["signal"])
+    assert np.isfinite(signal["y"]).all()
+    write_csv(tmp_path / "signal.csv", signal)
+    entry = {**series_entry(valid, "damped"), "csv": str(tmp_path / "signal.csv")} if "damped" in valid["series"] else {
+        **SERIES_DEFAULTS, "csv": str(tmp_path / "signal.csv"), "column": "y", "x": "x"}
+    try:
+        _, _, _, parts = prepare("damped", entry, valid["windows"])
+    except UserError as error:
+        assert str(error).startswith(("series.damped", "windows.")), error
+        return
+    n_train = split_point(n_points - entry["holdout"] - length, valid["windows"]["val_fraction"])
+    assert len(parts["x_train"]) == n_train >= 1 and len(parts["x_val"]) >= 1
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, "1e-2", [0.01], {"value": 0.01}, None])

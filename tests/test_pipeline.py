@@ -6,15 +6,20 @@ import pytest
 import yaml
 
 from stages.evaluate import HEADLINE
-from tests.dvc_repo import MODELS, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run
+from tests.dvc_repo import (
+    MODELS, SERIES, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run,
+)
 
 SEEDS = TINY["train"]["seeds"]
 TUNED = ("tune", "tuned", "forecast_tuned")  # the tuned comparison's per-model stages
+PER_PAIR = ("train", "forecast", *TUNED)
+PER_SERIES = ("data", "evaluate", "evaluate_tuned", "plots")
 
 
-def ALL(*stages):  # noqa: N802
-    """Every model's stage of each kind: ALL("train") = {"train@gru", "train@lstm", "train@simple_rnn"}."""
-    return {f"{s}@{m}" for s in stages for m in MODELS}
+def ALL(*stages, series=SERIES, models=MODELS):  # noqa: N802
+    """Every stage of each kind, per series (and model): ALL("train", series=["damped"]) = {"train@damped-gru", ...}."""
+    return {f"{s}@{name}" if s in PER_SERIES else f"{s}@{name}-{m}"
+            for s in stages for name in series for m in models}
 
 
 @pytest.fixture(scope="module")
@@ -23,44 +28,82 @@ def repo(tiny_project, tmp_path_factory):
 
 
 def test_repro_writes_every_output(repo):
-    metrics = json.loads((repo / "metrics/metrics.json").read_text())
-    assert sorted(metrics) == sorted(["baselines", *MODELS, "comparisons"])
-    assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
-    assert set(metrics["baselines"]) == {"zero", "persistence", "window_mean"}
-    assert set(metrics["comparisons"]) == {"gru_vs_lstm", "gru_vs_simple_rnn", "lstm_vs_simple_rnn"}
-    per_seed = json.loads((repo / "metrics/seeds.json").read_text())
-    for name in MODELS:
-        statistics = ("", "_median", "_std", "_min", "_max", "_trim_mean", "_ci_low", "_ci_high")
-        assert set(metrics[name]) == {"n_params"} | {metric + s for metric in HEADLINE for s in statistics}
-        assert list(per_seed[name]) == [f"seed_{seed}" for seed in SEEDS]
-        for seed in SEEDS:
-            history = (repo / f"metrics/history/{name}/seed_{seed}.csv").read_text().splitlines()
-            assert history[0] == "epoch,loss,val_loss" and len(history) == 1 + 4
-            forecast = (repo / f"metrics/forecast/{name}/seed_{seed}.csv").read_text().splitlines()
-            assert forecast[0] == "step,x,truth,prediction" and len(forecast) == 1 + 60 - 10 - 1
-            one_step = (repo / f"metrics/one_step/{name}/seed_{seed}.csv").read_text().splitlines()
-            assert one_step[0] == "window,x,truth,prediction" and len(one_step) == 1 + 5
-            assert (repo / f"models/{name}/seed_{seed}.npz").stat().st_size > 0
-    for figure in ("signal", "loss", "forecast", "rmse", "error"):
-        assert (repo / f"plots/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for series, length in (("damped", 60), ("sunspots", 309)):
+        where = repo / "metrics/series" / series
+        metrics = json.loads((where / "metrics.json").read_text())
+        assert sorted(metrics) == sorted(["baselines", *MODELS, "comparisons", "protocol"])
+        assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
+        assert set(metrics["baselines"]) == {"zero", "persistence", "window_mean"}
+        assert set(metrics["comparisons"]) == {"gru_vs_lstm", "gru_vs_simple_rnn", "lstm_vs_simple_rnn"}
+        assert metrics["protocol"]["values"] == length
+        per_seed = json.loads((where / "seeds.json").read_text())
+        steps, one_steps = (49, 5) if series == "damped" else (40, 40)  # sunspots: the 40 held-out years
+        for name in MODELS:
+            statistics = ("", "_median", "_std", "_min", "_max", "_trim_mean", "_ci_low", "_ci_high")
+            assert set(metrics[name]) == {"n_params"} | {metric + s for metric in HEADLINE for s in statistics}
+            assert list(per_seed[name]) == [f"seed_{seed}" for seed in SEEDS]
+            for seed in SEEDS:
+                history = (where / f"history/{name}/seed_{seed}.csv").read_text().splitlines()
+                assert history[0] == "epoch,loss,val_loss" and len(history) == 1 + 4
+                forecast = (where / f"forecast/{name}/seed_{seed}.csv").read_text().splitlines()
+                assert forecast[0] == "step,x,truth,prediction" and len(forecast) == 1 + steps
+                one_step = (where / f"one_step/{name}/seed_{seed}.csv").read_text().splitlines()
+                assert one_step[0] == "window,x,truth,prediction" and len(one_step) == 1 + one_steps
+                assert (repo / f"models/{series}/train/{name}/seed_{seed}.npz").stat().st_size > 0
+        for figure in ("series", "loss", "forecast", "forecast_tuned", "rmse", "error", "tuning"):
+            assert (repo / f"plots/figures/{series}/{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    held_out = (repo / "metrics/series/sunspots/forecast/gru/seed_0.csv").read_text().splitlines()
+    assert held_out[1].startswith("1,1969,") and held_out[-1].startswith("40,2008,")
     report = (repo / "metrics/report.md").read_text()
-    assert report.count("no detectable difference with 2 seeds") == 8  # 3 pairs and the claim, tuned and not
+    assert report.count("no detectable difference with 2 seeds") == 16  # per series: 3 pairs and the claim, tuned and not
+    assert "## Series damped" in report and "## Series sunspots" in report
     assert "Set at least 5 seeds" in report and "(one training run of each)" in report
     assert "up to date" in dvc(repo, "status").stdout
     assert stages_run(dvc(repo, "repro")) == []
 
 
+def test_nothing_held_out_reaches_training_tuning_or_scaling(repo):
+    """Edit only held-out sunspot numbers: the data before the cut, every weight, history, tuning record and
+    scaling statistic stay the same bytes, no training runs again, and the held-out scores change."""
+    csv = repo / "data/raw/sunspots.csv"
+    original = csv.read_text()
+    before = snapshot(repo)
+    lines = original.splitlines()
+    assert lines[-40].startswith("1969,")
+    edited = lines[:-40] + [f"{line.split(',')[0]},{float(line.split(',')[1]) * 2 + 1}" for line in lines[-40:]]
+    try:
+        csv.write_text("\n".join(edited) + "\n")
+        assert set(json.loads(dvc(repo, "status", "--json").stdout)) == {"data@sunspots"}
+        ran = set(stages_run(dvc(repo, "repro")))
+        after = snapshot(repo)
+    finally:
+        csv.write_text(original)
+        restore(repo)
+    assert ran == {"data@sunspots", "evaluate@sunspots", "evaluate_tuned@sunspots", "plots@sunspots", "report",
+                   *ALL("forecast", "forecast_tuned", series=["sunspots"])}
+    changed = {path for path in before if before[path] != after.get(path)}
+    fitted = ("data/sunspots/fit.csv", "data/sunspots/scaling.json", "data/sunspots/windows.npz",
+              "models/", "/history/", "/tune/")
+    assert not [path for path in changed if any(part in path for part in fitted)]
+    assert "data/sunspots/holdout.csv" in changed
+    assert "metrics/series/sunspots/metrics.json" in changed and "metrics/series/sunspots/tuned.json" in changed
+    assert not [path for path in changed if "damped" in path]
+    assert "up to date" in dvc(repo, "status").stdout
+
+
 def test_every_model_is_tuned_on_the_same_candidates_with_the_same_budget(repo):
-    tunings = {m: json.loads((repo / f"metrics/tune/{m}.json").read_text()) for m in MODELS}
-    designs = {m: [{k: c[k] for k in ("optimizer", "learning_rate", "schedule")} for c in t["candidates"]]
-               for m, t in tunings.items()}
-    assert designs["gru"] == designs["lstm"] == designs["simple_rnn"]
-    assert len(designs["gru"]) == TINY["tune"]["candidates"]
-    assert designs["gru"][0] == {"optimizer": "sgd", "learning_rate": 0.01, "schedule": "constant"}  # the tutorial's
-    trainings = {m: sum(len(scores) for rung in t["rungs"] for scores in rung["seed_scores"].values())
-                 for m, t in tunings.items()}
-    assert trainings == {m: 4 for m in MODELS}  # 3 candidates, then the best 1; one selection seed
-    for name, tuning in tunings.items():
+    tunings = {(s, m): json.loads((repo / f"metrics/series/{s}/tune/{m}.json").read_text())
+               for s in SERIES for m in MODELS}
+    designs = {key: [{k: c[k] for k in ("optimizer", "learning_rate", "schedule")} for c in t["candidates"]]
+               for key, t in tunings.items()}
+    assert len({json.dumps(d) for d in designs.values()}) == 1  # the same candidates for every series and model
+    design = designs["damped", "gru"]
+    assert len(design) == TINY["tune"]["candidates"]
+    assert design[0] == {"optimizer": "sgd", "learning_rate": 0.01, "schedule": "constant"}  # the tutorial's
+    trainings = {key: sum(len(scores) for rung in t["rungs"] for scores in rung["seed_scores"].values())
+                 for key, t in tunings.items()}
+    assert set(trainings.values()) == {4}  # 3 candidates, then the best 1; one selection seed
+    for (series, name), tuning in tunings.items():
         assert tuning["budget"]["trainings"] == 4 and tuning["selection_seeds"] == TINY["tune"]["seeds"]
         first, last = tuning["rungs"]
         assert [first["epochs"], last["epochs"]] == TINY["tune"]["rungs"]
@@ -69,38 +112,44 @@ def test_every_model_is_tuned_on_the_same_candidates_with_the_same_budget(repo):
         assert tuning["chosen"]["index"] == last["trained"][0]
         assert tuning["chosen"]["train"]["epochs"] == TINY["tune"]["rungs"][-1]
         for seed in SEEDS:  # the winner, again on the evaluation seeds, for the last rung's epochs
-            history = (repo / f"metrics/tuned/history/{name}/seed_{seed}.csv").read_text().splitlines()
+            history = (repo / f"metrics/series/{series}/tuned/history/{name}/seed_{seed}.csv").read_text().splitlines()
             assert len(history) == 1 + TINY["tune"]["rungs"][-1]
-            assert (repo / f"metrics/tuned/forecast/{name}/seed_{seed}.csv").exists()
-            assert (repo / f"models_tuned/{name}/seed_{seed}.npz").stat().st_size > 0
-    tuned = json.loads((repo / "metrics/tuned.json").read_text())["tuned"]
+            assert (repo / f"metrics/series/{series}/tuned/forecast/{name}/seed_{seed}.csv").exists()
+            assert (repo / f"models/{series}/tuned/{name}/seed_{seed}.npz").stat().st_size > 0
+    tuned = json.loads((repo / "metrics/series/sunspots/tuned.json").read_text())["tuned"]
     assert set(tuned) == {*MODELS, "comparisons"}
     assert set(tuned["gru"]) == {"rmse", "rmse_ci_low", "rmse_ci_high"}
     assert set(tuned["comparisons"]["gru_vs_lstm"]) == {"p_holm", "p_better"}
-    assert (repo / "plots/tuning.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_report_states_the_selection_rule_before_the_tuned_numbers(repo):
     report = (repo / "metrics/report.md").read_text()
     rule = report.index("## The selection rule for the tuned comparison (fixed before the numbers)")
-    assert rule < report.index("## Verdicts at the tutorial's settings") < report.index("## Verdicts of the tuned models")
+    for series in SERIES:
+        section = report.index(f"## Series {series}")
+        assert rule < section < report.index("### Verdicts at the tutorial's settings", section)
+        assert report.index("### Verdicts at the tutorial's settings", section) < report.index(
+            "### Verdicts of the tuned models", section)
     assert "**4 trainings** (2.5 full trainings of 4 epochs) per architecture" in report
     assert "the 1 selection seeds (100)" in report and "train.seeds: 0, 1, none of them a selection seed" in report
-    assert "**What is held out, and what is not**: only the seeds" in report
-    assert "| ours, tuned |" in report and "## Every candidate's selection score" in report
-    assert "| 0 | sgd 0.01 constant |" in report and "](../plots/tuning.png)" in report
-    for name in MODELS:
-        chosen = json.loads((repo / f"metrics/tune/{name}.json").read_text())["chosen"]
-        assert f"| {name} | candidate {chosen['index']} |" in report
+    assert "nothing held out (the tutorial's protocol)" in report and "the last 40 held out before anything" in report
+    assert "| ours, on sunspots, tuned |" in report and "### Every candidate's selection score" in report
+    assert "| 0 | sgd 0.01 constant |" in report and "](../plots/figures/sunspots/tuning.png)" in report
+    for series in SERIES:
+        for name in MODELS:
+            chosen = json.loads((repo / f"metrics/series/{series}/tune/{name}.json").read_text())["chosen"]
+            assert f"| {name} | candidate {chosen['index']} |" in report
 
 
 @pytest.mark.parametrize(
     "code, stale",
     [
         ("stages/report.py", {"report"}),
-        ("stages/plots.py", {"plots"}),
-        ("stages/tune.py", {*ALL("tune", "tuned")}),
-        ("stages/tuned.py", {*ALL("tuned")}),
+        ("stages/plots.py", ALL("plots")),
+        ("stages/tune.py", ALL("tune", "tuned")),
+        ("stages/tuned.py", ALL("tuned")),
+        ("stages/data.py", ALL("data", "forecast", "tune", "tuned", "forecast_tuned", "evaluate", "evaluate_tuned",
+                               "plots")),
     ],
 )
 def test_a_code_change_makes_exactly_its_stages_stale(repo, code, stale):
@@ -115,13 +164,15 @@ def test_a_code_change_makes_exactly_its_stages_stale(repo, code, stale):
 
 def test_plots_show_draws_the_bands_and_figures(repo):
     result = dvc(repo, "plots", "show", "--json")
-    assert "plots/forecast_band/gru.csv" in result.stdout and "plots/rmse.png" in result.stdout
+    assert "plots/forecast_band/sunspots/gru.csv" in result.stdout
+    assert "plots/figures/damped/rmse.png" in result.stdout
 
 
 def seed_files(repo, seed):
     """Every file of one seed, as bytes."""
-    files = [f"models/{m}/seed_{seed}.npz" for m in MODELS] + [
-        f"metrics/{kind}/{m}/seed_{seed}.csv" for kind in ("history", "forecast", "one_step") for m in MODELS
+    files = [f"models/{s}/train/{m}/seed_{seed}.npz" for s in SERIES for m in MODELS] + [
+        f"metrics/series/{s}/{kind}/{m}/seed_{seed}.csv"
+        for s in SERIES for kind in ("history", "forecast", "one_step") for m in MODELS
     ]
     return {path: (repo / path).read_bytes() for path in files}
 
@@ -131,15 +182,15 @@ def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
     committed_first = seed_files(repo, 0)
     try:
         edit_params(repo, {"train.seeds": [1]})
-        dvc(repo, "repro", *(f"forecast@{name}" for name in MODELS))  # a seed's files: no evaluate or plots
+        dvc(repo, "repro", *ALL("forecast"))  # a seed's files: no evaluate or plots
         alone = seed_files(repo, 1)
         edit_params(repo, {"train.seeds": [0, 1, 2]})
         result = dvc(repo, "repro")
         assert seed_files(repo, 1) == alone == committed
         assert seed_files(repo, 0) == committed_first
         # Adding seed 2 keeps seeds 0 and 1's files; every model's stages re-run (they train seeds together).
-        assert set(stages_run(result)) == {"validate", "evaluate", "evaluate_tuned", "plots", "report"} | ALL(
-            "train", "forecast", "tuned", "forecast_tuned"
+        assert set(stages_run(result)) == {"validate", "report"} | ALL(
+            "train", "forecast", "tuned", "forecast_tuned", "evaluate", "evaluate_tuned", "plots"
         )
     finally:
         restore(repo)
@@ -149,9 +200,9 @@ def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
 def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
     before = snapshot(repo)
     # Every stage once: the models trained in another order, with another hash seed, then the rest.
-    trains = [f"train@{name}" for name in reversed(MODELS)]
-    forecasts = [f"forecast@{name}" for name in MODELS]
-    others = ["validate", "generate", "windows", *forecasts, "evaluate", "plots", "report"]
+    trains = sorted(ALL("train"), reverse=True)
+    others = ["validate", "generate", *sorted(ALL("data")), *sorted(ALL("forecast")), *sorted(ALL("evaluate")),
+              *sorted(ALL("plots")), "report"]
     assert stages_run(dvc(repo, "repro", "--force", "--single-item", *trains, PYTHONHASHSEED="12345")) == trains
     assert stages_run(dvc(repo, "repro", "--force", "--single-item", *others, PYTHONHASHSEED="54321")) == others
     after = snapshot(repo)
@@ -163,50 +214,68 @@ def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
 # every key makes it stale too; its output never changes while params are valid, so it never
 # makes anything downstream re-run (test_a_params_change_reruns_exactly_the_stale_stages).
 PER_MODEL = {
-    f"models.{m}.{k}": {f"{s}@{m}" for s in ("train", "forecast", *TUNED)} | {"evaluate", "evaluate_tuned", "plots", "report"}
+    f"models.{m}.{k}": ALL(*PER_PAIR, models=[m]) | ALL("evaluate", "evaluate_tuned", "plots") | {"report"}
     for m in MODELS
     for k in ("cell", "units")
+}
+PER_SERIES_KEY = {
+    f"series.{s}.{k}": ALL("data", "forecast", "tune", "forecast_tuned", series=[s]) | {"report"}
+    for s in SERIES
+    for k in ("csv", "column", "x", "holdout", "scale")
 }
 DIRECTLY_STALE = {
     "signal.tau": {"generate"},
     "signal.x_max_pi": {"generate"},
-    "signal.n_points": {"generate", *ALL("forecast", "tune", "forecast_tuned")},
-    "windows.length": {"windows", *ALL("forecast", "tune", "forecast_tuned"), "evaluate", "evaluate_tuned", "plots"},
-    "windows.val_fraction": {"windows"},
+    "signal.n_points": {"generate"},
+    **PER_SERIES_KEY,
+    "windows.length": ALL("data", "forecast", "tune", "forecast_tuned", "evaluate", "evaluate_tuned", "plots"),
+    "windows.val_fraction": ALL("data"),
     **{f"train.{k}": ALL("train", "tune", "tuned") for k in ("backend", "batch_size", "shuffle")},
-    "train.epochs": {*ALL("train"), "report"},
-    # candidate 0 of the search is the comparison's own setting
-    **{f"train.{k}": {*ALL("train", "tune"), "report"} for k in ("optimizer", "learning_rate", "schedule")},
-    "train.seeds": {*ALL("train", "forecast", "tuned", "forecast_tuned"), "evaluate", "evaluate_tuned", "plots",
-                    "report"},
+    # the comparison's own setting: a sweep of these re-tunes nothing (the search starts from tune.reference)
+    **{f"train.{k}": {*ALL("train"), "report"} for k in ("epochs", "optimizer", "learning_rate", "schedule")},
+    "train.seeds": ALL("train", "forecast", "tuned", "forecast_tuned", "evaluate", "evaluate_tuned", "plots")
+    | {"report"},
     **PER_MODEL,
     **{f"tune.{k}": ALL("tune") for k in ("seeds", "candidates", "design_seed", "optimizers", "learning_rate",
-                                          "schedules", "rungs", "eta")},
-    "forecast.horizon": ALL("forecast", "tune", "forecast_tuned"),
-    "evaluate.error_threshold": {"evaluate", "evaluate_tuned", "plots"},
-    "evaluate.confidence": {"evaluate", "evaluate_tuned", "report"},
+                                          "schedules", "rungs", "eta", "reference.optimizer",
+                                          "reference.learning_rate", "reference.schedule")},
+    "evaluate.error_threshold": ALL("evaluate", "evaluate_tuned", "plots") | {"report"},
+    "evaluate.confidence": ALL("evaluate", "evaluate_tuned") | {"report"},
     "evaluate.alpha": {"report"},
-    "plots.dpi": {"plots"},
+    "plots.dpi": ALL("plots"),
 }
-# What each key re-runs: the stale stages and everything downstream of them.
-DOWNSTREAM = {
-    "generate": {"windows", *ALL("train", "forecast", *TUNED), "evaluate", "evaluate_tuned", "plots", "report"},
-    "windows": {*ALL("train", "forecast", *TUNED), "evaluate", "evaluate_tuned", "plots", "report"},
-    **{f"train@{m}": {f"forecast@{m}", "evaluate", "plots", "report"} for m in MODELS},
-    **{f"forecast@{m}": {"evaluate", "plots", "report"} for m in MODELS},
-    **{f"tune@{m}": {f"tuned@{m}", f"forecast_tuned@{m}", "evaluate_tuned", "plots", "report"} for m in MODELS},
-    **{f"tuned@{m}": {f"forecast_tuned@{m}", "evaluate_tuned", "report"} for m in MODELS},
-    **{f"forecast_tuned@{m}": {"evaluate_tuned", "report"} for m in MODELS},
-    "evaluate": {"plots", "report"},
-    "evaluate_tuned": {"report"},
-    "plots": set(),
-    "report": set(),
-}
+
+
+def downstream(stage):
+    """The stages a stage's new outputs make re-run (each series' chain stays in its series)."""
+    kind, _, where = stage.partition("@")
+    series, _, model = where.partition("-")
+    one, pair = {"series": [series]}, {"series": [series], "models": [model]}
+    return {
+        "validate": set(),
+        "generate": downstream("data@damped") | {"data@damped"},
+        "data": ALL(*PER_PAIR, "evaluate", "evaluate_tuned", "plots", **one) | {"report"},
+        "train": ALL("forecast", **pair) | ALL("evaluate", "plots", **one) | {"report"},
+        "forecast": ALL("evaluate", "plots", **one) | {"report"},
+        "tune": ALL("tuned", "forecast_tuned", **pair) | ALL("evaluate_tuned", "plots", **one) | {"report"},
+        "tuned": ALL("forecast_tuned", **pair) | ALL("evaluate_tuned", "plots", **one) | {"report"},
+        "forecast_tuned": ALL("evaluate_tuned", "plots", **one) | {"report"},
+        "evaluate": ALL("plots", **one) | {"report"},
+        "evaluate_tuned": {"report"},
+        "plots": set(),
+        "report": set(),
+    }[kind]
+
+
 OTHER_VALUE = {
     "cell": {"gru": "lstm", "lstm": "gru", "simple_rnn": "gru"},
     "optimizer": {"sgd": "adam"},
     "schedule": {"constant": "cosine"},
     "backend": {"jax": "tensorflow"},
+    "scale": {"none": "standard", "standard": "none"},
+    "csv": {"data/signal.csv": "data/raw/sunspots.csv", "data/raw/sunspots.csv": "data/signal.csv"},
+    "column": {"y": "x", "SUNACTIVITY": "YEAR"},
+    "x": {"x": "y", "YEAR": "SUNACTIVITY"},
 }
 OTHER_LIST = {"tune.optimizers": ["adam"], "tune.schedules": ["cosine"], "tune.learning_rate": [0.002, 0.05]}
 
@@ -245,21 +314,26 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
 @pytest.mark.parametrize(
     "change, expected",
     [
-        ({"plots.dpi": 50}, ["validate", "plots"]),
+        ({"plots.dpi": 50}, {"validate", "plots@damped", "plots@sunspots"}),
         (
             {"models.lstm.units": 8},
-            ["validate", "train@lstm", "forecast@lstm", "tune@lstm", "tuned@lstm", "forecast_tuned@lstm",
-             "evaluate_tuned", "evaluate", "plots", "report"],
+            {"validate", "report", *ALL(*PER_PAIR, models=["lstm"]), *ALL("evaluate", "evaluate_tuned", "plots")},
+        ),
+        (
+            {"series.sunspots.holdout": 30},
+            {"validate", "data@sunspots", "report",
+             *ALL(*PER_PAIR, "evaluate", "evaluate_tuned", "plots", series=["sunspots"])},
         ),
     ],
 )
 def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected):
     key = next(iter(change))
-    reruns = DIRECTLY_STALE[key] | set().union(*(DOWNSTREAM[s] for s in DIRECTLY_STALE[key]))
-    assert reruns | {"validate"} == set(expected)
+    reruns = DIRECTLY_STALE[key] | set().union(*(downstream(s) for s in DIRECTLY_STALE[key]))
+    assert reruns | {"validate"} == expected
     try:
         edit_params(repo, change)
-        assert stages_run(dvc(repo, "repro")) == expected
+        ran = stages_run(dvc(repo, "repro"))
+        assert ran[0] == "validate" and set(ran) == expected
     finally:
         restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
@@ -269,12 +343,12 @@ def test_a_params_change_reruns_exactly_the_stale_stages(repo, change, expected)
 def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     try:
         edit_params(repo, {"train.backend": "tensorflow", "train.seeds": [0]})  # one seed: TensorFlow is slow to start
-        result = dvc(repo, "repro", "evaluate")  # not the tuning: the same trainer, three times the time
-        metrics = json.loads((repo / "metrics/metrics.json").read_text())
+        result = dvc(repo, "repro", "evaluate@damped")  # not the tuning: the same trainer, three times the time
+        metrics = json.loads((repo / "metrics/series/damped/metrics.json").read_text())
     finally:
         restore(repo)
     assert "up to date" in dvc(repo, "status").stdout
-    assert set(stages_run(result)) == {"validate", "evaluate"} | ALL("train", "forecast")
+    assert set(stages_run(result)) == {"validate", "evaluate@damped"} | ALL("train", "forecast", series=["damped"])
     for name in MODELS:
         assert metrics[name]["n_params"] == [5201, 6761, 1721][MODELS.index(name)]
         assert 0 < metrics[name]["rmse"] < 10
@@ -284,8 +358,8 @@ def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     "change, message",
     [
         ({"train.epochs": -1}, "train.epochs = -1: must be an integer >= 1"),
-        ({"windows.length": 60}, "windows.length = 60: must be < signal.n_points - 1 = 59"),
-        ({"windows.val_fraction": 0.999}, "windows.val_fraction = 0.999: leaves no training window"),
+        ({"tune.reference.optimizer": "adamw"}, "tune.reference.optimizer = 'adamw': must be one of"),
+        ({"series.sunspots.scale": "log"}, "series.sunspots.scale = 'log': must be one of none, standard"),
         ({"models.gru.cell": "transformer"}, "models.gru.cell = 'transformer': must be one of gru, lstm, simple_rnn"),
         ({"train.optimizer": "adamw"}, "train.optimizer = 'adamw': must be one of sgd, adam, rmsprop"),
         ({"train.learnig_rate": 0.1}, "did you mean train.learning_rate?"),
