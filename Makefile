@@ -68,7 +68,7 @@ bench-cluster: install
 # or other metrics (every column not named after a params section, except <model>.rmse).
 # EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
 .PHONY: exps vega-page
-EXPS_DROP := Created|State|Executor|(data|models|models_tuned|metrics|stages)(/|$$)|(?!(signal|windows|train|models|tune|forecast|evaluate|plots)\.)[a-z0-9_]+\.(?!rmse$$).+
+EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|(?!(signal|series|windows|train|models|tune|evaluate|plots)\.)[a-z0-9_]+\.(?!rmse$$).+
 exps:
 	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
 

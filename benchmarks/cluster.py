@@ -5,7 +5,7 @@
 In a scratch copy of the project, on a cluster started here (a head with 0 CPUs and worker nodes of
 1 CPU each, all on 127.0.0.1; it needs a network namespace with loopback only, which the make target
 makes): `dvc repro --force` locally and on 2 and 1 worker CPUs (the cost model), `dvc repro -f -s
-train@gru` locally and on 2 worker CPUs, and the per-task overhead: round trips of a task that ships
+train@damped-gru` locally and on 2 worker CPUs, and the per-task overhead: round trips of a task that ships
 the windows and returns a training's weights and losses, through the same node check as a training.
 Its section replaces the one of an earlier run at the end of the output file.
 """
@@ -80,7 +80,7 @@ def measure(epochs):
         copy = Path(tmp)
         copy_project(copy, MODELS, epochs, env)
         run_timed(["dvc", "repro"], copy, env)  # fills the JAX compilation cache: every row below is warm
-        full, train_gru = ["dvc", "repro", "--force"], ["dvc", "repro", "-f", "-s", "train@gru"]
+        full, train_gru = ["dvc", "repro", "--force"], ["dvc", "repro", "-f", "-s", "train@damped-gru"]
         times["full", "local"] = run_timed(full, copy, env)
         times["train", "local"] = run_timed(train_gru, copy, env)
         cluster = start_cluster(copy, workers=2)
@@ -130,7 +130,7 @@ def section(times, epochs, loads):
         f"| `dvc repro --force`, {len(MODELS)} models × {n} seeds | {seconds(times['full', 'local'])} "
         f"| {seconds(times['full', 2])} | **{ratio:.2f}×** ({'within' if ratio <= 1.15 else '**NOT** within'} 1.15×) "
         f"| {seconds(times['full', 1])} |",
-        f"| `dvc repro -f -s train@gru`, {n} seeds | {seconds(times['train', 'local'])} | {seconds(times['train', 2])} "
+        f"| `dvc repro -f -s train@damped-gru`, {n} seeds | {seconds(times['train', 'local'])} | {seconds(times['train', 2])} "
         f"| {times['train', 2] / times['train', 'local']:.2f}× | |",
         "",
         f"Per-task overhead on the cluster: **{times['overhead_ms']:.1f} ms** (mean of {ROUND_TRIPS} sequential "

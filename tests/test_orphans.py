@@ -35,5 +35,6 @@ def test_every_tracked_file_under_the_output_directories_is_a_stage_output():
 
 def test_a_file_beside_an_output_directory_is_an_orphan():
     outputs = declared_outputs()
-    files = ["metrics/forecast/gru/seed_0.csv", "metrics/forecast/gru.csv", "plots/rmse.png", "models/.gitignore"]
-    assert orphans(files, outputs) == ["metrics/forecast/gru.csv"]
+    files = ["metrics/series/damped/forecast/gru/seed_0.csv", "metrics/series/damped/forecast/gru.csv",
+             "plots/figures/damped/rmse.png", "models/.gitignore", "metrics/metrics.json"]
+    assert orphans(files, outputs) == ["metrics/series/damped/forecast/gru.csv", "metrics/metrics.json"]

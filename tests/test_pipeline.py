@@ -248,12 +248,12 @@ DIRECTLY_STALE = {
 
 def downstream(stage):
     """The stages a stage's new outputs make re-run (each series' chain stays in its series)."""
+    if stage == "generate":
+        return downstream("data@damped") | {"data@damped"}
     kind, _, where = stage.partition("@")
     series, _, model = where.partition("-")
     one, pair = {"series": [series]}, {"series": [series], "models": [model]}
     return {
-        "validate": set(),
-        "generate": downstream("data@damped") | {"data@damped"},
         "data": ALL(*PER_PAIR, "evaluate", "evaluate_tuned", "plots", **one) | {"report"},
         "train": ALL("forecast", **pair) | ALL("evaluate", "plots", **one) | {"report"},
         "forecast": ALL("evaluate", "plots", **one) | {"report"},
@@ -377,6 +377,46 @@ def test_bad_params_fail_before_any_work_and_keep_every_output(repo, change, mes
     assert message in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert stages_run(result) == ["validate"]
+    assert snapshot(repo) == before
+
+
+@pytest.mark.parametrize(
+    "change, edit_file, stage, message",
+    [
+        ({"series.sunspots.csv": "data/raw/none.csv"}, None, "validate",
+         "series.sunspots.csv = 'data/raw/none.csv': no such file"),
+        ({"series.sun-spots": {"csv": "data/raw/sunspots.csv", "column": "SUNACTIVITY"}}, None, "validate",
+         "series.sun-spots: a name must match"),
+        ({"series.sunspots.column": "SUNSPOTS"}, None, "data@sunspots",
+         "series.sunspots.column = 'SUNSPOTS': no such column in data/raw/sunspots.csv; it has YEAR, SUNACTIVITY"),
+        ({"series.sunspots.holdout": 309}, None, "data@sunspots",
+         "series.sunspots.holdout = 309: must be < the series' 309 values"),
+        ({"series.sunspots.holdout": 290}, None, "data@sunspots",
+         "series.sunspots: 309 values, 290 held out, leave 19 to fit: too few for windows.length = 10"),
+        ({}, ("1750,83.4", "1750,"), "data@sunspots",
+         "series.sunspots.column = 'SUNACTIVITY': 1 value(s) in data/raw/sunspots.csv are missing"),
+        ({}, ("1750,83.4", "1750,eighty"), "data@sunspots", "the first at data row 51 ('eighty')"),
+        ({}, ("1750,83.4\n", ""), "data@sunspots", "series.sunspots.x: must rise in equal steps of 1; from data row 50 to 51 it goes from 1749 to 1751"),
+    ],
+)
+def test_a_bad_series_stops_before_any_work_and_keeps_every_output(repo, change, edit_file, stage, message):
+    original, csv = (repo / "params.yaml").read_text(), repo / "data/raw/sunspots.csv"
+    original_csv = csv.read_text()
+    before = snapshot(repo)
+    try:
+        edit_params(repo, change)
+        if edit_file:
+            assert edit_file[0] in original_csv
+            csv.write_text(original_csv.replace(*edit_file, 1))
+        result = dvc(repo, "repro", check=False)
+    finally:
+        (repo / "params.yaml").write_text(original)
+        csv.write_text(original_csv)
+    assert result.returncode != 0
+    assert message in result.stderr and f"failed to reproduce '{stage}'" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    ran = stages_run(result)
+    assert ran[-1] == stage and set(ran) <= {"validate", stage}  # validate runs where params changed
     assert snapshot(repo) == before
 
 

@@ -29,10 +29,11 @@ def test_the_report_against_main_names_the_changed_param_metrics_and_figure(repo
     report = (repo / "report.md").read_text()
     rows = table_rows(report)
     assert ["params.yaml", "evaluate.error_threshold", "0.05", "10.0"] in rows
-    changed_metrics = {row[1] for row in rows if row[0] == "metrics/metrics.json"}
+    changed_metrics = {row[1] for row in rows if row[0] == "metrics/series/damped/metrics.json"}
     assert {"gru.valid_steps", "lstm.valid_steps", "simple_rnn.valid_steps"} <= changed_metrics
-    assert "plots/error.png (changed)" in report and "plots/loss.png (changed)" not in report
-    assert "![plots/loss.png](plots/loss.png)" in report
+    assert "plots/figures/damped/error.png (changed)" in report
+    assert "plots/figures/damped/loss.png (changed)" not in report
+    assert "![plots/figures/sunspots/loss.png](plots/figures/sunspots/loss.png)" in report
 
 
 def test_the_report_against_the_workspace_itself_says_nothing_changed_and_links_to_plots_url(repo):
@@ -40,7 +41,7 @@ def test_the_report_against_the_workspace_itself_says_nothing_changed_and_links_
     assert result.returncode == 0, result.stdout + result.stderr
     report = (repo / "report.md").read_text()
     assert "No params changed." in report and "No metrics changed." in report
-    assert "![plots/loss.png](https://example.com/raw/abc/plots/loss.png)" in report
+    assert "![plots/figures/damped/loss.png](https://example.com/raw/abc/plots/figures/damped/loss.png)" in report
 
 
 def test_the_report_is_ignored_by_git():

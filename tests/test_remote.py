@@ -74,16 +74,16 @@ def test_the_check_passes_on_a_fresh_clone_and_downloads_only_the_weights(remote
     result = ci(clone, "status-remote", **remote)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "remote status passed" in result.stdout
-    assert (clone / "models/gru/seed_0.npz").exists() and not (clone / "data/windows.npz").exists()
+    assert (clone / "models/damped/train/gru/seed_0.npz").exists() and not (clone / "data/damped/windows.npz").exists()
 
 
 @pytest.mark.parametrize(
     ("path", "old", "new", "stage"),
     [
         # dvc stops at plots, whose inputs are not pulled: "failed to reproduce", exit 255
-        ("params.yaml", "dpi: 120", "dpi: 50", "plots"),
-        # stages/evaluate.py also runs evaluate_tuned, which comes first and stops at data/signal.csv (not pulled)
-        ("stages/evaluate.py", "Needs no model framework", "Needs no framework", "evaluate_tuned"),
+        ("params.yaml", "dpi: 120", "dpi: 50", "plots@damped"),
+        # stages/evaluate.py also runs evaluate_tuned, which comes first and stops at data/damped/fit.csv (not pulled)
+        ("stages/evaluate.py", "Needs no model framework", "Needs no framework", "evaluate_tuned@damped"),
     ],
 )
 def test_the_check_fails_when_a_change_is_committed_without_its_results(remote, clone, path, old, new, stage):
@@ -102,4 +102,4 @@ def test_the_check_lists_the_outputs_missing_from_the_remote(remote, clone):
     result = ci(clone, "status-remote", **remote)
     assert result.returncode == 1
     assert "NOT IN THE REMOTE" in result.stdout
-    assert "data/windows.npz" in result.stdout and "models/gru/" in result.stdout
+    assert "data/damped/windows.npz" in result.stdout and "models/sunspots/train/gru/" in result.stdout

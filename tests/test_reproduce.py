@@ -35,7 +35,8 @@ def commit_and_check(clone, message):
 def test_a_fresh_clone_reproduces_the_committed_results(clone):
     result = gate(clone)
     assert result.returncode == 0, result.stdout + result.stderr
-    for stage in ("validate", "generate", "windows", "train@lstm", "forecast@lstm", "evaluate", "plots"):
+    for stage in ("validate", "generate", "data@sunspots", "train@sunspots-lstm", "forecast@damped-lstm",
+                  "evaluate@sunspots", "plots@damped", "report"):
         assert f"Running stage '{stage}'" in result.stdout  # everything really ran again
     assert "reproducibility check passed" in result.stdout
 
@@ -46,19 +47,19 @@ def test_a_params_change_committed_without_its_results_fails(clone):
     result = commit_and_check(clone, "change dpi, forget dvc repro")
     assert result.returncode == 1
     assert "REPRODUCIBILITY CHECK FAILED" in result.stdout
-    assert "dvc.lock" in result.stdout and "plots/loss.png" in result.stdout
+    assert "dvc.lock" in result.stdout and "plots/figures/damped/loss.png" in result.stdout
 
 
 @pytest.mark.slow
 def test_hand_edited_metrics_fail_and_the_metrics_diff_shows_them(clone):
-    path = clone / "metrics/metrics.json"
+    path = clone / "metrics/series/sunspots/metrics.json"
     metrics = json.loads(path.read_text())
     metrics["gru"]["rmse"] = 0.001
     path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     result = commit_and_check(clone, "better numbers")
     assert result.returncode == 1
     assert "dvc metrics diff HEAD" in result.stdout and "0.001" in result.stdout
-    assert "metrics/metrics.json" in result.stdout
+    assert "metrics/series/sunspots/metrics.json" in result.stdout
 
 
 @pytest.mark.slow
@@ -73,7 +74,7 @@ def test_uncommitted_pipeline_changes_are_refused(clone):
 
 def nudge_history(clone, relative):
     """Move every loss in seed 0's history of the gru by `relative`, as another machine's rounding would."""
-    path = clone / "metrics/history/gru/seed_0.csv"
+    path = clone / "metrics/series/damped/history/gru/seed_0.csv"
     history = pd.read_csv(path)
     history["loss"] *= 1 + relative
     path.write_text(history.to_csv(index=False, lineterminator="\n"))
@@ -85,7 +86,7 @@ def test_last_bit_differences_are_measured_and_still_fail_on_x86_64_with_avx2(cl
     result = commit_and_check(clone, "results from a machine that rounds differently")
     assert result.returncode == 1, result.stdout
     assert "machine: cpu " in result.stdout and "jaxlib 0.10.2" in result.stdout
-    assert "metrics/history/gru/seed_0.csv: largest relative difference 1.0" in result.stdout
+    assert "metrics/series/damped/history/gru/seed_0.csv: largest relative difference 1.0" in result.stdout
     assert "but this is x86-64 with AVX2, where the bytes are guaranteed" in result.stdout
 
 
