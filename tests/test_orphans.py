@@ -1,4 +1,4 @@
-"""Every file git tracks under data/, models/, metrics/ and plots/ is an output of a stage: a file
+"""Every file git tracks under data/ (but data/raw/, the inputs), models/, metrics/ and plots/ is an output of a stage: a file
 no stage writes (say, one left behind when a stage's outputs were renamed) would never be updated,
 and nothing would say it is stale."""
 
@@ -22,6 +22,7 @@ def orphans(tracked, outputs):
         str(path)
         for path in map(PurePosixPath, tracked)
         if path.name != ".gitignore" and path not in outputs and outputs.isdisjoint(path.parents)
+        and PurePosixPath("data/raw") not in path.parents  # the raw series: inputs, in git
     ]
 
 
