@@ -144,30 +144,25 @@ def params_problems(root):
 
 
 def results_tables(text):
-    """{series: [table rows, each a list of cells]} of the tables under each `<!-- results: <series> -->`."""
-    tables, series, lines = {}, None, text.splitlines()
-    for line in lines:
+    """{series: [tables, each a list of rows, each a list of cells]} under each `<!-- results: <series> -->`,
+    up to the next heading; a table's first row is its header."""
+    tables, series, table = {}, None, None
+    for line in text.splitlines():
         match = RESULTS_MARK.match(line.strip())
         if match:
-            series = match.group(1)
+            series, table = match.group(1), None
             tables.setdefault(series, [])
+        elif line.startswith("#"):
+            series = None
         elif series and line.startswith("|"):
             cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if table is None:
+                table = []
+                tables[series].append(table)
             if not all(re.fullmatch(r":?-+:?", cell) for cell in cells):
-                tables[series].append(cells)
-        elif series and line.startswith("#"):
-            series = None
-    return tables
-
-
-def split_tables(rows):
-    """Rows into tables: a table starts at a row whose first cell is `model` or `pair`."""
-    tables = []
-    for row in rows:
-        if row[0] in ("model", "pair"):
-            tables.append((row, []))
-        elif tables:
-            tables[-1][1].append(row)
+                table.append(cells)
+        else:
+            table = None
     return tables
 
 
@@ -196,7 +191,7 @@ def result_problems(root):
     for series in params["series"]:
         if series not in found:
             problems.append(f"README.md: no results table of series {series} (<!-- results: {series} -->)")
-    for series, rows in found.items():
+    for series, tables in found.items():
         where = root / "metrics" / "series" / series
         if series not in params["series"] or not (where / "metrics.json").exists():
             problems.append(f"README.md: results of {series}: no such series in params.yaml or metrics/series")
@@ -204,7 +199,10 @@ def result_problems(root):
         metrics = yaml.safe_load((where / "metrics.json").read_text())
         tuned = yaml.safe_load((where / "tuned" / "metrics.json").read_text())
         texts = [verdicts(m["comparisons"], names, seeds, alpha) for m in (metrics, tuned)]
-        for header, body in split_tables(rows):
+        for header, *body in tables:
+            if header[0] not in ("model", "pair"):
+                problems.append(f"README.md: results of {series}: a table of neither models nor pairs: {header}")
+                continue
             for row in body:
                 key = row[0] if header[0] == "model" else tuple(row[0].split(" vs "))
                 for heading, cell in zip(header[1:], row[1:]):
@@ -301,7 +299,8 @@ def test_an_unknown_make_target_fails(project):
 def test_an_unknown_params_key_fails(project):
     assert params_problems(project) == []
     pipeline = project / "docs" / "pipeline.md"
-    edit(pipeline, "\n", "\nSet `train.epoch` or `series.<series>.holdouts`; `series.my_series.anything` is an example.\n")
+    keys = "Set `train.epoch` or `series.<series>.holdouts`; `series.my_series.anything` is an example."
+    edit(pipeline, "\n", f"\n{keys}\n")
     problems = params_problems(project)
     assert any("`train.epoch`" in p for p in problems)
     assert any("`series.<series>.holdouts`" in p for p in problems)
@@ -314,7 +313,7 @@ def test_an_edited_result_number_fails(project):
     text = readme.read_text()
     tables = results_tables(text)
     series = next(iter(tables))
-    value = NUMBER.search(tables[series][1][1]).group()  # the first number of the first model's row
+    value = NUMBER.search(tables[series][0][1][1]).group()  # the first number of the first model's row
     edited = str(float(value) * 1.01)[: len(value) + 1]
     start = text.index(f"<!-- results: {series}")
     readme.write_text(text[:start] + text[start:].replace(value, edited, 1))
