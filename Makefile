@@ -64,11 +64,12 @@ bench-cluster: install
 	unshare -n -- bash -c 'ip link set lo up && exec python -m benchmarks.cluster'
 
 # `dvc exp show` in 100 columns: the params that differ between experiments and each model's
-# closed-loop rmse (the mean across seeds); no dates, executors, hashes of data, models and code,
-# or other metrics (every column not named after a params section, except <model>.rmse).
-# EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
+# closed-loop rmse on one series (EXPS_SERIES; the mean across seeds); no dates, executors, hashes of
+# data, models and code, or other metrics (every column not named after a params section, except
+# <EXPS_SERIES>.<model>.rmse). EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
 .PHONY: exps vega-page
-EXPS_DROP := Created|State|Executor|(data|models|metrics|stages)(/|$$)|(?!(signal|series|windows|train|models|tune|evaluate|plots)\.)[a-z0-9_]+\.(?!rmse$$).+
+EXPS_SERIES ?= sunspots
+EXPS_DROP = Created|State|Executor|(data|models|metrics|stages)(/|$$)|(?!(signal|series|windows|train|models|tune|evaluate|plots)\.)(?!$(EXPS_SERIES)\.[a-z0-9_]+\.rmse$$)[a-z0-9_]+\..+
 exps:
 	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
 

@@ -121,7 +121,7 @@ def protocol(n_values, n_held_out, forecast, one_step):
 
 def headline(metrics):
     """A few keys for `dvc metrics diff`: each model's mean closed-loop RMSE and its CI, each pair's
-    Holm-corrected p and P(A better). Under one key, "tuned": `make exps` shows only <model>.rmse columns."""
+    Holm-corrected p and P(A better). Under one key, "tuned": `make exps` shows only <series>.<model>.rmse columns."""
     models = {name: {k: m[k] for k in ("rmse", "rmse_ci_low", "rmse_ci_high")}
               for name, m in metrics.items() if name not in ("baselines", "comparisons", "protocol")}
     pairs = {pair: {k: c[k] for k in ("p_holm", "p_better")} for pair, c in metrics["comparisons"].items()}
@@ -169,9 +169,10 @@ def main(argv):
     metrics["comparisons"] = compare_models(rmse, evaluate["confidence"])
     metrics["protocol"] = protocol(len(series), n_held_out, forecasts[seeds[0]], one_steps[seeds[0]])
     write_json(seeds_path, per_seed)
-    write_json(metrics_path, metrics)
+    # Under the series' name: `dvc metrics diff` and `dvc exp show` name each key <series>.<model>.<metric>.
+    write_json(metrics_path, {series_name: metrics})
     for path in headline_path:
-        write_json(path, headline(metrics))
+        write_json(path, {series_name: headline(metrics)})
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def main(argv):
     dpi, names, seeds, length = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"], params["windows"]["length"]
     series, n_held_out, stats = load_series(fit_path, holdout_path, scaling_path, f"data@{series_name}")
     per_seed = read_input(seeds_path, load_json, f"evaluate@{series_name}")
-    metrics = read_input(metrics_path, load_json, f"evaluate@{series_name}")
+    metrics = read_input(metrics_path, load_json, f"evaluate@{series_name}")[series_name]
     baseline_rmse = {k: v["rmse"] for k, v in metrics["baselines"].items()}
     forecast_bands, tuned_bands, loss_bands = {}, {}, {}
     for name in names:

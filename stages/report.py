@@ -347,12 +347,12 @@ def main(argv):
     for series in params["series"]:
         where, evaluated, tuned = f"{series_dir}/{series}", f"evaluate@{series}", f"evaluate_tuned@{series}"
         results[series] = {
-            "metrics": read_input(f"{where}/metrics.json", load_json, evaluated),
+            "metrics": read_input(f"{where}/metrics.json", load_json, evaluated)[series],
             "per_seed": read_input(f"{where}/seeds.json", load_json, evaluated),
             "tuned": {
                 "tunings": {name: read_input(f"{where}/tune/{name}.json", load_json, f"tune@{series}-{name}")
                             for name in params["models"]},
-                "metrics": read_input(f"{where}/tuned/metrics.json", load_json, tuned),
+                "metrics": read_input(f"{where}/tuned/metrics.json", load_json, tuned)[series],
                 "per_seed": read_input(f"{where}/tuned/seeds.json", load_json, tuned),
             },
         }

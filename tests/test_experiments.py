@@ -85,7 +85,7 @@ def test_a_queued_sweep_runs_every_point_from_git_tracked_files(swept):
     rows = experiments(swept)
     assert sorted(row["train.learning_rate"] for row in rows) == RATES
     for row in rows:
-        assert row["State"] == "Success" and float(row["simple_rnn.rmse"]) > 0, row
+        assert row["State"] == "Success" and float(row["sunspots.simple_rnn.rmse"]) > 0, row
 
 
 def test_make_exps_fits_in_100_columns(swept):
@@ -96,7 +96,8 @@ def test_make_exps_fits_in_100_columns(swept):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 100 and "…" not in result.stdout, result.stdout
-    assert lines[1].split() == ["Experiment", "gru.rmse", "lstm.rmse", "simple_rnn.rmse", "train.learning_rate"]
+    assert lines[1].split() == ["Experiment", "sunspots.gru.rmse", "sunspots.lstm.rmse", "sunspots.simple_rnn.rmse",
+                                "train.learning_rate"]
     assert len(lines) == 3 + 2 + len(RATES) + 1  # rules and header, workspace and baseline, one per point
 
 

@@ -30,7 +30,7 @@ def repo(tiny_project, tmp_path_factory):
 def test_repro_writes_every_output(repo):
     for series, length in (("damped", 60), ("sunspots", 309)):
         where = repo / "metrics/series" / series
-        metrics = json.loads((where / "metrics.json").read_text())
+        metrics = json.loads((where / "metrics.json").read_text())[series]  # keyed by series: `dvc metrics diff`
         assert sorted(metrics) == sorted(["baselines", *MODELS, "comparisons", "protocol"])
         assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
         assert set(metrics["baselines"]) == {"zero", "persistence", "window_mean"}
@@ -116,7 +116,7 @@ def test_every_model_is_tuned_on_the_same_candidates_with_the_same_budget(repo):
             assert len(history) == 1 + TINY["tune"]["rungs"][-1]
             assert (repo / f"metrics/series/{series}/tuned/forecast/{name}/seed_{seed}.csv").exists()
             assert (repo / f"models/{series}/tuned/{name}/seed_{seed}.npz").stat().st_size > 0
-    tuned = json.loads((repo / "metrics/series/sunspots/tuned.json").read_text())["tuned"]
+    tuned = json.loads((repo / "metrics/series/sunspots/tuned.json").read_text())["sunspots"]["tuned"]
     assert set(tuned) == {*MODELS, "comparisons"}
     assert set(tuned["gru"]) == {"rmse", "rmse_ci_low", "rmse_ci_high"}
     assert set(tuned["comparisons"]["gru_vs_lstm"]) == {"p_holm", "p_better"}
@@ -344,7 +344,7 @@ def test_models_trained_on_tensorflow_forecast_on_jax(repo):
     try:
         edit_params(repo, {"train.backend": "tensorflow", "train.seeds": [0]})  # one seed: TensorFlow is slow to start
         result = dvc(repo, "repro", "evaluate@damped")  # not the tuning: the same trainer, three times the time
-        metrics = json.loads((repo / "metrics/series/damped/metrics.json").read_text())
+        metrics = json.loads((repo / "metrics/series/damped/metrics.json").read_text())["damped"]
     finally:
         restore(repo)
     assert "up to date" in dvc(repo, "status").stdout

@@ -30,7 +30,7 @@ def test_the_report_against_main_names_the_changed_param_metrics_and_figure(repo
     rows = table_rows(report)
     assert ["params.yaml", "evaluate.error_threshold", "0.05", "10.0"] in rows
     changed_metrics = {row[1] for row in rows if row[0] == "metrics/series/damped/metrics.json"}
-    assert {"gru.valid_steps", "lstm.valid_steps", "simple_rnn.valid_steps"} <= changed_metrics
+    assert {"damped.gru.valid_steps", "damped.lstm.valid_steps", "damped.simple_rnn.valid_steps"} <= changed_metrics
     assert "plots/figures/damped/error.png (changed)" in report
     assert "plots/figures/damped/loss.png (changed)" not in report
     assert "![plots/figures/sunspots/loss.png](plots/figures/sunspots/loss.png)" in report

@@ -54,7 +54,7 @@ def test_a_params_change_committed_without_its_results_fails(clone):
 def test_hand_edited_metrics_fail_and_the_metrics_diff_shows_them(clone):
     path = clone / "metrics/series/sunspots/metrics.json"
     metrics = json.loads(path.read_text())
-    metrics["gru"]["rmse"] = 0.001
+    metrics["sunspots"]["gru"]["rmse"] = 0.001
     path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     result = commit_and_check(clone, "better numbers")
     assert result.returncode == 1
