@@ -6,7 +6,7 @@
   exists in params.yaml. `<placeholder>` segments stand for any entry (`models.<model>.units`), a
   series may name the schema's optional keys (`series.<series>.horizon`), and a key with an example
   name, a segment starting with `my_` (`series.my_series.csv`), is an example and not checked;
-- every number in the README's result tables is the one metrics/series/<series>/ holds, as the report
+- every number in the README's result tables is the one metrics/series/<series>/*metrics.json hold, as the report
   formats it (4 significant digits), and every verdict the one the report's rule gives.
 
 Each check returns its problems for a project directory, so each is also shown to catch a broken copy.
@@ -196,8 +196,8 @@ def result_problems(root):
         if series not in params["series"] or not (where / "metrics.json").exists():
             problems.append(f"README.md: results of {series}: no such series in params.yaml or metrics/series")
             continue
-        metrics = yaml.safe_load((where / "metrics.json").read_text())
-        tuned = yaml.safe_load((where / "tuned" / "metrics.json").read_text())
+        metrics = yaml.safe_load((where / "metrics.json").read_text())[series]  # keyed by the series' name
+        tuned = yaml.safe_load((where / "tuned" / "metrics.json").read_text())[series]
         texts = [verdicts(m["comparisons"], names, seeds, alpha) for m in (metrics, tuned)]
         for header, *body in tables:
             if header[0] not in ("model", "pair"):
