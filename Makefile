@@ -22,7 +22,7 @@ repro: install
 # One pytest worker per core, each taking whole test files (a file's tests share its fixtures).
 PYTEST_PARALLEL := -n auto --dist loadfile
 
-# The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (README: Tests).
+# The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (docs/tests.md).
 test: install
 	python -m pytest $(PYTEST_PARALLEL) -m "not slow and not cluster"
 

@@ -1,4 +1,4 @@
-"""Experiments as the README runs them, on the tiny project: a queued sweep, `make exps`, and the
+"""Experiments as docs/experiments.md runs them, on the tiny project: a queued sweep, `make exps`, and the
 `dvc plots diff` page opened in headless Chromium with the network blocked."""
 
 import csv
@@ -47,7 +47,7 @@ RECORD_ERRORS = """<script>
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
-    """The tiny project after the README's three-point sweep, queued and run by two workers."""
+    """The tiny project after the three-point sweep of docs/experiments.md, queued and run by two workers."""
     repo = make_repo(tmp_path_factory.mktemp("sweep"), {"train.seeds": [0]})  # one seed: two runs share 2 cores
     dvc(repo, "exp", "run", "--queue", "-S", f"train.learning_rate={','.join(RATES)}")
     # Not through a pipe: `dvc queue start` leaves a process behind that keeps the pipe open until
