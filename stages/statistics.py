@@ -163,3 +163,18 @@ def tuning_curve(scores):
     """expected_best of n = 1 .. all candidates; a score of None (a diverged candidate) counts as +inf."""
     values = [math.inf if v is None else v for v in scores]
     return [expected_best(values, n) for n in range(1, len(values) + 1)]
+
+
+def mase(truth, prediction, training, season=1):
+    """Mean absolute scaled error (Hyndman and Koehler 2006, as the M4 competition): the forecast's mean
+    absolute error over the in-sample mean absolute error of the seasonal naive forecast y[t - season]
+    on the training part (season 1: the naive forecast). Comparable across series of any scale.
+    Exactly rounded sums (math.fsum): the same value on every CPU. Infinite when the training part
+    repeats itself exactly (no naive error to scale by) and the forecast errs."""
+    if len(training) <= season:
+        raise ValueError(f"mase: {len(training)} training values leave no seasonal difference at season {season}")
+    error = math.fsum(abs(float(p) - float(t)) for t, p in zip(truth, prediction, strict=True)) / len(truth)
+    scale = math.fsum(abs(float(a) - float(b)) for a, b in zip(training[season:], training)) / (len(training) - season)
+    if scale == 0:
+        return math.inf if error else 0.0
+    return error / scale
