@@ -92,7 +92,16 @@ def increasing(low):
     )
 
 
+def seasons():
+    is_season = integer(2, 10_000)
+    return Rule(
+        lambda v: isinstance(v, dict) and all(isinstance(k, str) and MODEL_NAME.match(k) and is_season(p) for k, p in v.items()),
+        f"a mapping (may be empty) of series names matching {MODEL_NAME.pattern} to {is_season.allowed}",
+    )
+
+
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
+CRITERIA = ("aic", "bic")
 
 SCHEMA = {
     "signal": {"tau": number(above=0), "x_max_pi": number(above=0), "n_points": integer(3, 1_000_000)},
@@ -121,6 +130,7 @@ SCHEMA = {
     "forecast": {"horizon": optional(integer(1))},
     "evaluate": {"error_threshold": number(above=0), "confidence": number(above=0, below=1), "alpha": number(above=0, below=1)},
     "plots": {"dpi": integer(10, 1200)},
+    "baselines": {"season": seasons(), "ar_max_lag": integer(0, 10_000), "criterion": choice(CRITERIA)},
 }
 MODEL_SCHEMA = {"cell": choice(CELLS), "units": integer(1, 4096)}
 
@@ -171,6 +181,12 @@ def _check_across(params, problems):
             "the seeds that select a configuration are never the seeds that judge it"
         )
     n_points, length = params["signal"]["n_points"], params["windows"]["length"]
+    max_lag = params["baselines"]["ar_max_lag"]
+    if max_lag > length:
+        problems.append(
+            f"baselines.ar_max_lag = {max_lag}: must be <= windows.length = {length} "
+            "(an AR baseline sees no more of the past than a network's window)"
+        )
     n_windows = n_points - length
     if n_windows < 2:
         problems.append(

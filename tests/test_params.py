@@ -3,6 +3,7 @@ import pytest
 from stages.params import ParamsError, load_params, split_point, validate
 
 SEEDS = "a list of distinct integers from 0 to 715827881, at least one"
+SEASONS = "a mapping (may be empty) of series names matching ^[a-z][a-z0-9_]*$ to an integer from 2 to 10000"
 
 
 def test_defaults_are_valid(default_params):
@@ -38,6 +39,11 @@ def test_split_point_is_keras_validation_split():
         ("train", "seeds", [715827882], f"train.seeds = [715827882]: must be {SEEDS}"),
         ("evaluate", "confidence", 95, "evaluate.confidence = 95: must be a number > 0 and < 1"),
         ("evaluate", "alpha", 0, "evaluate.alpha = 0: must be a number > 0 and < 1"),
+        ("baselines", "criterion", "hqic", "baselines.criterion = 'hqic': must be one of aic, bic"),
+        ("baselines", "ar_max_lag", -1, "baselines.ar_max_lag = -1: must be an integer from 0 to 10000"),
+        ("baselines", "season", {"sunspots": 1}, f"baselines.season = {{'sunspots': 1}}: must be {SEASONS}"),
+        ("baselines", "season", {"Sun spots": 11}, f"baselines.season = {{'Sun spots': 11}}: must be {SEASONS}"),
+        ("baselines", "season", None, f"baselines.season = None: must be {SEASONS}"),
     ],
 )
 def test_a_bad_value_names_key_value_and_what_is_allowed(default_params, section, key, value, expected):
@@ -79,6 +85,7 @@ def test_model_names_must_be_usable_as_file_and_stage_names(default_params):
         ({("windows", "val_fraction"): 0.999}, "windows.val_fraction = 0.999: leaves no training window out of 180"),
         ({("train", "batch_size"): 163}, "train.batch_size = 163: must be <= the 162 training windows"),
         ({("forecast", "horizon"): 180}, "forecast.horizon = 180: must be null or <= 179"),
+        ({("baselines", "ar_max_lag"): 21}, "baselines.ar_max_lag = 21: must be <= windows.length = 20"),
         (
             {("signal", "n_points"): 1_000_000, ("windows", "length"): 5_000},
             "windows.length = 5000 with signal.n_points",
@@ -96,6 +103,8 @@ def test_boundaries_that_are_allowed(default_params):
     default_params["train"]["batch_size"] = 162
     default_params["forecast"]["horizon"] = 179
     default_params["windows"]["val_fraction"] = 1 / 180 + 1e-9
+    default_params["baselines"]["ar_max_lag"] = 20  # = windows.length
+    default_params["baselines"]["season"] = {}
     assert validate(default_params) == []
 
 
@@ -125,5 +134,6 @@ def test_missing_file(tmp_path):
 def test_an_unknown_section_gets_a_suggestion(default_params):
     default_params["plot"] = {"dpi": 100}
     assert validate(default_params) == [
-        "plot: unknown key (did you mean plots?); allowed: signal, windows, train, models, tune, forecast, evaluate, plots"
+        "plot: unknown key (did you mean plots?); allowed: signal, windows, train, models, tune, forecast, evaluate, plots, "
+        "baselines"
     ]
