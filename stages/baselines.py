@@ -9,9 +9,8 @@ The same bytes on every x86-64 AVX2 CPU. LAPACK and OpenBLAS pick their kernels 
 round differently in the last bits: statsmodels' AutoReg forecasts of sunspots differ over
 OPENBLAS_CORETYPE, and so do ETSModel.fit's parameters. So every least-squares fit here (AR,
 Theta's trend) solves the normal equations exactly in rational arithmetic and rounds once, as do the
-mean and the drift; ETS is
-fitted by a BLAS-free optimizer; every forecast is computed with Python floats or Fractions or
-statsmodels' plain C loops, never a BLAS call. Theta's smoothing constant alone is statsmodels'
+mean and the drift; ETS is fitted by a BLAS-free optimizer; every forecast is computed with Python
+floats or Fractions or statsmodels' plain C loops, never a BLAS call. Theta's smoothing constant alone is statsmodels'
 L-BFGS-B fit: measured the same over the kernels, not proved.
 """
 
@@ -169,8 +168,10 @@ def fit_ets_trend(train, trend):
     start = {**ETS_START, "initial_level": train[0], "initial_trend": train[1] - train[0]}
     bounds = [ETS_BOUNDS.get(name, (None, None)) for name in names]
     with np.errstate(all="ignore"):  # a trial point may send the states to infinity: a -inf likelihood, not an error
-        result = minimize(lambda x: -model.loglike(parameters(x)), [start[name] for name in names],
-                          method="Nelder-Mead", bounds=bounds, options={"maxiter": 5000, "xatol": 1e-10, "fatol": 1e-12})
+        result = minimize(
+            lambda x: -model.loglike(parameters(x)), [start[name] for name in names], method="Nelder-Mead",
+            bounds=bounds, options={"maxiter": 5000, "xatol": 1e-10, "fatol": 1e-12},
+        )
     fitted = parameters(result.x)
     return dict(zip(names, map(float, fitted))), model.smooth(fitted).aicc
 
@@ -195,8 +196,8 @@ def fit_theta(train, season):
     slope on t, here solved exactly instead of by LAPACK."""
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
-    model = ThetaModel(np.asarray(train, dtype=float), period=season or 1, deseasonalize=bool(season), method="additive")
-    fitted = model.fit()
+    y = np.asarray(train, dtype=float)
+    fitted = ThetaModel(y, period=season or 1, deseasonalize=bool(season), method="additive").fit()
     # ThetaModel gives the seasonal component only through forecasts: s[(n + k) mod m] for k < m.
     components = fitted.forecast_components(season or 1)["seasonal"].to_numpy()
     seasonal = [0.0] * len(components)
@@ -301,7 +302,9 @@ def main(argv):
     season = settings["season"].get(name)
     fit = read_input(fit_path, pd.read_csv, f"data@{name}")
     holdout = read_input(holdout_path, pd.read_csv, f"data@{name}")
-    origin, horizon, targets, validation_start = spans(len(fit), len(holdout), windows["length"], windows["val_fraction"])
+    origin, horizon, targets, validation_start = spans(
+        len(fit), len(holdout), windows["length"], windows["val_fraction"]
+    )
     check_data(name, fit, holdout, season, settings["ar_max_lag"], origin, validation_start)
     series = pd.concat([fit, holdout], ignore_index=True)
     train, values = fit["y"].tolist(), series["y"].tolist()

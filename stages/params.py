@@ -95,7 +95,8 @@ def increasing(low):
 def seasons():
     is_season = integer(2, 10_000)
     return Rule(
-        lambda v: isinstance(v, dict) and all(isinstance(k, str) and MODEL_NAME.match(k) and is_season(p) for k, p in v.items()),
+        lambda v: isinstance(v, dict)
+        and all(isinstance(k, str) and MODEL_NAME.match(k) and is_season(p) for k, p in v.items()),
         f"a mapping (may be empty) of series names matching {MODEL_NAME.pattern} to {is_season.allowed}",
     )
 
@@ -130,6 +131,7 @@ SCHEMA = {
     "forecast": {"horizon": optional(integer(1))},
     "evaluate": {"error_threshold": number(above=0), "confidence": number(above=0, below=1), "alpha": number(above=0, below=1)},
     "plots": {"dpi": integer(10, 1200)},
+    # season: samples per cycle of each named series; a series not named has none.
     "baselines": {"season": seasons(), "ar_max_lag": integer(0, 10_000), "criterion": choice(CRITERIA)},
 }
 MODEL_SCHEMA = {"cell": choice(CELLS), "units": integer(1, 4096)}

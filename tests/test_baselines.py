@@ -48,7 +48,8 @@ def test_simple_baselines_on_a_tiny_series():
 def test_the_mean_and_drift_are_exactly_rounded():
     # A float sum of ten 0.1 is 0.9999999999999999; the exact mean rounds once, to 0.1.
     assert baselines.fit_mean([0.1] * 10) == {"mean": 0.1}
-    assert baselines.drift_forecast({"slope": 0.1}, [0.2], 2) == [0.30000000000000004, 0.4]  # 0.2 + 0.1 as floats; 0.2 + 2 * 0.1
+    # Each step last + k * slope computed exactly, then rounded once (0.2 + 0.1 rounds as the float sum does).
+    assert baselines.drift_forecast({"slope": 0.1}, [0.2], 2) == [0.30000000000000004, 0.4]
 
 
 def test_ar_and_theta_agree_with_statsmodels_on_sunspots(sunspots):
