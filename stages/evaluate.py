@@ -5,13 +5,14 @@ Needs no model framework: parameter counts come from the saved weight arrays.
 """
 
 import itertools
+import math
 
 import numpy as np
 import pandas as pd
 
 from stages import statistics
 from stages.cli import run
-from stages.files import load_npz, read_input, read_seeds, seed_path, write_json
+from stages.files import load_json, load_npz, read_input, read_seeds, seed_path, write_json
 from stages.forecast import first_forecast, load_series
 from stages.params import load_params
 
@@ -20,7 +21,7 @@ SPECTRUM_POINTS = 4096  # zero-padded FFT length: frequency steps ~2 % of the si
 # Metrics summarized across seeds (mean, median, spread, confidence interval); rmse decides the verdicts.
 HEADLINE = (
     "rmse", "mae", "max_abs_error", "valid_steps", "correlation", "frequency_error", "one_step_val_rmse",
-    "skill_zero", "skill_persistence", "skill_window_mean",
+    "skill_zero", "skill_persistence", "skill_window_mean", "mase", "one_step_mase",
 )
 
 
@@ -75,8 +76,9 @@ def closed_loop_metrics(x, truth, prediction, threshold):
     }
 
 
-def seed_metrics(history, forecast, one_step, baseline_rmse, threshold):
-    """Every metric of one trained model; skill_<baseline> = 1 - rmse / rmse of the baseline (> 0: better)."""
+def seed_metrics(history, forecast, one_step, baseline_rmse, threshold, scale):
+    """Every metric of one trained model; skill_<baseline> = 1 - rmse / rmse of the baseline (> 0: better);
+    mase: scaled by the training part's in-sample (seasonal) naive error `scale` (stages/statistics.py)."""
     one_step_error = one_step["prediction"].to_numpy() - one_step["truth"].to_numpy()
     loop = closed_loop_metrics(
         forecast["x"].to_numpy(), forecast["truth"].to_numpy(), forecast["prediction"].to_numpy(), threshold
@@ -87,6 +89,45 @@ def seed_metrics(history, forecast, one_step, baseline_rmse, threshold):
         "one_step_val_rmse": rounded(np.sqrt(np.mean(one_step_error**2))),
         **loop,
         **{f"skill_{name}": rounded(1 - loop["rmse"] / rmse) for name, rmse in baseline_rmse.items()},
+        "mase": rounded(statistics.mase(forecast["truth"], forecast["prediction"], scale)),
+        "one_step_mase": rounded(statistics.mase(one_step["truth"], one_step["prediction"], scale)),
+    }
+
+
+def classical_metrics(closed_loop, one_step, validation_rmse, scale):
+    """A classical baseline's scores: closed loop and one-step over the networks' spans, and the
+    validation-span score that chose the best of them (stages/baselines.py)."""
+    truth, prediction = closed_loop["truth"].to_numpy(), closed_loop["prediction"].to_numpy()
+    one_step_error = one_step["prediction"].to_numpy() - one_step["truth"].to_numpy()
+    return {
+        "rmse": rounded(np.sqrt(np.mean((prediction - truth) ** 2))),
+        "mae": rounded(np.mean(np.abs(prediction - truth))),
+        "mase": rounded(statistics.mase(truth, prediction, scale)),
+        "one_step_rmse": rounded(np.sqrt(np.mean(one_step_error**2))),
+        "one_step_mase": rounded(statistics.mase(one_step["truth"], one_step["prediction"], scale)),
+        "validation_rmse": rounded(validation_rmse),
+    }
+
+
+def yardstick(metrics, per_seed, classical, best_baseline, confidence):
+    """Is the best network better than the best classical baseline? Both chosen without the scored part:
+    the network with the lowest mean final val_loss (the validation windows), the baseline with the lowest
+    validation-span RMSE. The rule, fixed before the numbers: the network is better if the whole CI of its
+    mean closed-loop RMSE lies below the baseline's RMSE (a baseline is deterministic, the network varies
+    by seed), worse if it lies above; p_seed_better: the share of seeds below the baseline, with its
+    Clopper-Pearson CI."""
+    val_loss = {name: math.fsum(m["val_loss"] for m in seeds.values()) / len(seeds) for name, seeds in per_seed.items()}
+    network = min(val_loss, key=lambda name: (val_loss[name], name))
+    target = classical[best_baseline]["rmse"]
+    rmse = [m["rmse"] for m in per_seed[network].values()]
+    better = sum(value < target for value in rmse)
+    low, high = statistics.proportion_ci(better, len(rmse), confidence)
+    return {
+        "baseline": best_baseline, "baseline_rmse": target, "baseline_mase": classical[best_baseline]["mase"],
+        "network": network, "network_rmse": metrics[network]["rmse"], "network_rmse_ci_low": metrics[network]["rmse_ci_low"],
+        "network_rmse_ci_high": metrics[network]["rmse_ci_high"], "network_mase": metrics[network]["mase"],
+        "p_seed_better": rounded(better / len(rmse)), "p_seed_better_ci_low": rounded(low),
+        "p_seed_better_ci_high": rounded(high),
     }
 
 
@@ -119,11 +160,10 @@ def protocol(n_values, n_held_out, forecast, one_step):
     return {"values": n_values, "held_out": n_held_out, "closed_loop": span(forecast), "one_step": span(one_step)}
 
 
-def headline(metrics):
+def headline(metrics, names):
     """A few keys for `dvc metrics diff`: each model's mean closed-loop RMSE and its CI, each pair's
     Holm-corrected p and P(A better). Under one key, "tuned": `make exps` shows only <series>.<model>.rmse columns."""
-    models = {name: {k: m[k] for k in ("rmse", "rmse_ci_low", "rmse_ci_high")}
-              for name, m in metrics.items() if name not in ("baselines", "comparisons", "protocol")}
+    models = {name: {k: metrics[name][k] for k in ("rmse", "rmse_ci_low", "rmse_ci_high")} for name in names}
     pairs = {pair: {k: c[k] for k in ("p_holm", "p_better")} for pair, c in metrics["comparisons"].items()}
     return {"tuned": {**models, "comparisons": pairs}}
 
@@ -137,12 +177,20 @@ def error_threshold(threshold, stats):
 def main(argv):
     """argv: the series, its data, the stage's inputs, seeds.json and metrics.json; optionally a last
     path for headline(metrics). trained: train or tuned (the stages that made the models)."""
-    (series_name, trained, fit_path, holdout_path, scaling_path, models_dir, history_dir, forecast_dir, one_step_dir,
-     seeds_path, metrics_path, *headline_path) = argv
+    (series_name, trained, fit_path, holdout_path, scaling_path, baselines_dir, models_dir, history_dir, forecast_dir,
+     one_step_dir, seeds_path, metrics_path, *headline_path) = argv
     params = load_params()
     evaluate, seeds, length = params["evaluate"], params["train"]["seeds"], params["windows"]["length"]
     series, n_held_out, stats = load_series(fit_path, holdout_path, scaling_path, f"data@{series_name}")
     threshold = error_threshold(evaluate["error_threshold"], stats)
+    fitted = f"baselines@{series_name}"
+    summary = read_input(f"{baselines_dir}/baselines.json", load_json, fitted)
+    classical = {
+        name: classical_metrics(read_input(f"{baselines_dir}/closed_loop/{name}.csv", pd.read_csv, fitted),
+                                read_input(f"{baselines_dir}/one_step/{name}.csv", pd.read_csv, fitted),
+                                baseline["validation_rmse"], summary["mase_scale"])
+        for name, baseline in summary["baselines"].items()
+    }
     forecaster = "forecast" if trained == "train" else "forecast_tuned"
     per_seed, metrics = {}, {}
     for name in params["models"]:
@@ -158,7 +206,8 @@ def main(argv):
             metrics["baselines"] = {k: closed_loop_metrics(x, truth, v, threshold) for k, v in naive.items()}
         baseline_rmse = {k: v["rmse"] for k, v in metrics["baselines"].items()}
         per_seed[name] = {
-            f"seed_{seed}": seed_metrics(histories[seed], forecasts[seed], one_steps[seed], baseline_rmse, threshold)
+            f"seed_{seed}": seed_metrics(histories[seed], forecasts[seed], one_steps[seed], baseline_rmse, threshold,
+                                         summary["mase_scale"])
             for seed in seeds
         }
         metrics[name] = {
@@ -168,11 +217,13 @@ def main(argv):
     rmse = {name: [m["rmse"] for m in per_seed[name].values()] for name in params["models"]}
     metrics["comparisons"] = compare_models(rmse, evaluate["confidence"])
     metrics["protocol"] = protocol(len(series), n_held_out, forecasts[seeds[0]], one_steps[seeds[0]])
+    metrics["classical"] = classical
+    metrics["yardstick"] = yardstick(metrics, per_seed, classical, summary["best"], evaluate["confidence"])
     write_json(seeds_path, per_seed)
     # Under the series' name: `dvc metrics diff` and `dvc exp show` name each key <series>.<model>.<metric>.
     write_json(metrics_path, {series_name: metrics})
     for path in headline_path:
-        write_json(path, {series_name: headline(metrics)})
+        write_json(path, {series_name: headline(metrics, list(params["models"]))})
 
 
 if __name__ == "__main__":

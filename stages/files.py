@@ -86,14 +86,6 @@ def read_input(path, reader, stage):
         ) from None
 
 
-def read_table(path):
-    """A CSV this project wrote: floats parsed exactly back to the values written (pandas' default parser
-    can be one bit off)."""
-    import pandas as pd
-
-    return pd.read_csv(path, float_precision="round_trip")
-
-
 def load_json(path):
     return json.loads(Path(path).read_text())
 

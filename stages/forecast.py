@@ -13,7 +13,7 @@ import pandas as pd
 
 from stages.cli import UserError, run
 from stages.data import to_model_units, to_series_units
-from stages.files import load_json, load_npz, read_input, read_table, seed_path, write_csv
+from stages.files import load_json, load_npz, read_input, seed_path, write_csv
 from stages.params import load_params, series_entry
 
 
@@ -59,7 +59,7 @@ def forecaster(model, horizon):
 def load_series(fit_path, holdout_path, scaling_path, stage):
     """The whole series (x, y in its own units: the fit part, then the held-out part), how many values
     are held out, and the scaling statistics (stages/data.py)."""
-    fit, held_out = (read_input(path, read_table, stage) for path in (fit_path, holdout_path))
+    fit, held_out = (read_input(path, pd.read_csv, stage) for path in (fit_path, holdout_path))
     return pd.concat([fit, held_out], ignore_index=True), len(held_out), read_input(scaling_path, load_json, stage)
 
 

@@ -95,6 +95,7 @@ def increasing(low):
 
 BOOLEAN = Rule(lambda v: isinstance(v, bool), "true or false")
 TEXT = Rule(lambda v: isinstance(v, str) and v.strip() == v and v != "", "a non-empty string")
+CRITERIA = ("aic", "bic")
 
 
 def relative_path():
@@ -132,6 +133,7 @@ SCHEMA = {
     },
     "evaluate": {"error_threshold": number(above=0), "confidence": number(above=0, below=1), "alpha": number(above=0, below=1)},
     "plots": {"dpi": integer(10, 1200)},
+    "baselines": {"ar_max_lag": integer(0, 10_000), "criterion": choice(CRITERIA)},
 }
 MODEL_SCHEMA = {"cell": choice(CELLS), "units": integer(1, 4096)}
 # A series: a numeric column of a CSV file. Optional keys and their defaults in SERIES_DEFAULTS.
@@ -142,8 +144,9 @@ SERIES_SCHEMA = {
     "holdout": integer(0),  # the last values: never trained, validated, tuned or scaled on
     "scale": choice(SCALES),  # standard: (y - mean) / std of the values before the hold-out
     "horizon": optional(integer(1)),  # closed-loop steps; null: to the end of the series
+    "season": optional(integer(2, 10_000)),  # samples per cycle, for the seasonal baselines; null: none
 }
-SERIES_DEFAULTS = {"x": None, "holdout": 0, "scale": "standard", "horizon": None}
+SERIES_DEFAULTS = {"x": None, "holdout": 0, "scale": "standard", "horizon": None, "season": None}
 
 
 def split_point(n_windows, val_fraction):
@@ -198,6 +201,12 @@ def _check_across(params, problems):
         problems.append(
             f"tune.seeds = {tune_seeds}: must share no seed with train.seeds ({', '.join(map(str, shared))} in both): "
             "the seeds that select a configuration are never the seeds that judge it"
+        )
+    max_lag, length = params["baselines"]["ar_max_lag"], params["windows"]["length"]
+    if max_lag > length:
+        problems.append(
+            f"baselines.ar_max_lag = {max_lag}: must be <= windows.length = {length} "
+            "(an AR baseline sees no more of the past than a network's window)"
         )
 
 

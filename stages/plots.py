@@ -76,12 +76,15 @@ def loss_figure(bands):
     return figure
 
 
-def forecast_figure(series, bands, naive, what):
+def forecast_figure(series, bands, naive, best, what):
+    """Per model, its band and median over the truth, the naive forecasts and the best classical baseline
+    (best = (name, forecast table))."""
     figure, all_axes = plt.subplots(len(bands), 1, figsize=(7, 2.6 * len(bands)), sharex=True, squeeze=False)
     for axes, (name, band), color in zip(all_axes[:, 0], bands.items(), _colors()):
         axes.plot(series["x"], series["y"], color="black", linewidth=2, alpha=0.3, label="truth")
         for baseline, values in naive.items():
             axes.plot(band["x"], values, BASELINE_STYLES[baseline], color="grey", linewidth=1, label=baseline)
+        axes.plot(best[1]["x"], best[1]["prediction"], color="black", linestyle="--", linewidth=1.2, label=best[0])
         axes.fill_between(band["x"], band["low"], band["high"], color=color, alpha=0.25, label="all seeds")
         axes.plot(band["x"], band["median"], color=color, label=f"{name} median")
         axes.axvspan(series["x"].iloc[0], band["x"].iloc[0], color="grey", alpha=0.1)
@@ -150,13 +153,15 @@ def _colors():
 
 def main(argv):
     (series_name, fit_path, holdout_path, scaling_path, history_dir, forecast_dir, tuned_forecast_dir, seeds_path,
-     metrics_path, tune_dir, figures_dir, forecast_band_dir, loss_band_dir) = argv
+     metrics_path, tune_dir, baselines_dir, figures_dir, forecast_band_dir, loss_band_dir) = argv
     params = load_params()
     dpi, names, seeds, length = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"], params["windows"]["length"]
     series, n_held_out, stats = load_series(fit_path, holdout_path, scaling_path, f"data@{series_name}")
     per_seed = read_input(seeds_path, load_json, f"evaluate@{series_name}")
     metrics = read_input(metrics_path, load_json, f"evaluate@{series_name}")[series_name]
     baseline_rmse = {k: v["rmse"] for k, v in metrics["baselines"].items()}
+    chosen = metrics["yardstick"]["baseline"]
+    best = chosen, read_input(f"{baselines_dir}/closed_loop/{chosen}.csv", pd.read_csv, f"baselines@{series_name}")
     forecast_bands, tuned_bands, loss_bands = {}, {}, {}
     for name in names:
         stage = f"{series_name}-{name}"
@@ -174,8 +179,8 @@ def main(argv):
     threshold = error_threshold(params["evaluate"]["error_threshold"], stats)
     save(series_figure(series_name, series, n_held_out), f"{figures_dir}/series.png", dpi)
     save(loss_figure(loss_bands), f"{figures_dir}/loss.png", dpi)
-    save(forecast_figure(series, forecast_bands, naive, ""), f"{figures_dir}/forecast.png", dpi)
-    save(forecast_figure(series, tuned_bands, naive, " tuned"), f"{figures_dir}/forecast_tuned.png", dpi)
+    save(forecast_figure(series, forecast_bands, naive, best, ""), f"{figures_dir}/forecast.png", dpi)
+    save(forecast_figure(series, tuned_bands, naive, best, " tuned"), f"{figures_dir}/forecast_tuned.png", dpi)
     save(rmse_figure(rmse, baseline_rmse), f"{figures_dir}/rmse.png", dpi)
     save(error_figure(forecast_bands, threshold), f"{figures_dir}/error.png", dpi)
     tunings = {name: read_input(f"{tune_dir}/{name}.json", load_json, f"tune@{series_name}-{name}") for name in names}

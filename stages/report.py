@@ -237,6 +237,39 @@ def answer(name, metrics, tuned, names, n_seeds, alpha):
     return lines
 
 
+def yardstick_lines(metrics, tuned):
+    """The first lines of a series' section: the best network against the best classical baseline."""
+    lines = []
+    for label, m in (("at the tutorial's settings", metrics), ("tuned", tuned["metrics"] if tuned else None)):
+        if m is None:
+            continue
+        y = m["yardstick"]
+        text = statistics.yardstick_verdict(y["network"], y["baseline"], y["network_rmse_ci_low"],
+                                            y["network_rmse_ci_high"], y["baseline_rmse"])
+        lines.append(
+            f"- **{text}** ({label}): {y['network']} mean closed-loop RMSE {number(y['network_rmse'])} "
+            f"[{number(y['network_rmse_ci_low'])}, {number(y['network_rmse_ci_high'])}], MASE "
+            f"{number(y['network_mase'])}; {y['baseline']} RMSE {number(y['baseline_rmse'])}, MASE "
+            f"{number(y['baseline_mase'])}; seeds better than {y['baseline']}: {number(y['p_seed_better'])} "
+            f"[{number(y['p_seed_better_ci_low'])}, {number(y['p_seed_better_ci_high'])}]."
+        )
+    if metrics["yardstick"]["baseline_rmse"] < 1e-5:
+        lines.append(
+            f"- {metrics['yardstick']['baseline']} forecasts this series to rounding error: the curve obeys an exact "
+            "linear recurrence, which a least-squares fit recovers from a few samples. The networks are compared "
+            "here as approximations of that recurrence; none of them comes near it."
+        )
+    return lines
+
+
+def classical_table(classical):
+    return table(
+        ["baseline", "RMSE", "MAE", "MASE", "one-step RMSE", "one-step MASE", "validation RMSE (chooses the best)"],
+        [[name, *(number(b[k]) for k in ("rmse", "mae", "mase", "one_step_rmse", "one_step_mase", "validation_rmse"))]
+         for name, b in sorted(classical.items(), key=lambda item: item[1]["validation_rmse"])],
+    )
+
+
 def render_series(params, name, result, ci):
     """A series' section: its answer, verdicts and tables."""
     train, evaluate, names = params["train"], params["evaluate"], list(params["models"])
@@ -248,7 +281,12 @@ def render_series(params, name, result, ci):
         "",
         protocol_text(name, metrics["protocol"]),
         "",
+        *yardstick_lines(metrics, tuned),
         *answer(name, metrics, tuned, names, len(seeds), alpha),
+        "",
+        "### Classical baselines (the forecasters' yardstick), fitted on the values before the cut",
+        "",
+        classical_table(metrics["classical"]),
         "",
         "### Verdicts" + (" at the tutorial's settings" if tuned else ""),
         "",
@@ -327,6 +365,17 @@ def render(params, results):
         "detectable difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random generator).",
         seeds_note(len(names), len(seeds), alpha),
         *(selection_rule(first["tuned"]["tunings"], names, seeds) if "tuned" in first else []),
+        "## The yardstick rule (fixed before the numbers)",
+        "",
+        "Per series, the best network and the best classical baseline, each chosen without the scored values: the "
+        "network with the lowest mean final validation loss across seeds (the validation windows), the baseline "
+        "with the lowest closed-loop RMSE over the validation span, fitted on the values before it. A baseline is "
+        f"deterministic, a network varies by seed: the network is better only if the whole {ci} of its mean "
+        "closed-loop RMSE lies below the baseline's RMSE, worse only if it lies above; otherwise no detectable "
+        "difference. Beside it, the share of seeds whose RMSE is below the baseline's, with its exact "
+        "(Clopper-Pearson) CI. MASE divides the mean absolute error by the in-sample mean absolute error of the "
+        "naive forecast (seasonal naive where the series has a season) on the training part, as in M4.",
+        "",
         "## Shape and skill, defined",
         "",
         "Correlation of forecast and truth over the closed loop (1: the same shape); relative error of the "

@@ -131,6 +131,22 @@ def verdict(name_a, name_b, adjusted_p, p_better_low, p_better_high, n_a, n_b, a
     return f"no detectable difference with {seeds}"
 
 
+def proportion_ci(successes, trials, confidence=0.95):
+    """Clopper-Pearson (exact) interval of a proportion, e.g. the share of seeds better than a baseline."""
+    interval = stats.binomtest(successes, trials).proportion_ci(confidence, method="exact")
+    return float(interval.low), float(interval.high)
+
+
+def yardstick_verdict(network, baseline, rmse_ci_low, rmse_ci_high, baseline_rmse):
+    """The best network against the best classical baseline: better only if the whole CI of its mean RMSE
+    lies below the baseline's RMSE, worse only if it lies above; otherwise no detectable difference."""
+    if rmse_ci_high < baseline_rmse:
+        return f"{network} better than {baseline}"
+    if rmse_ci_low > baseline_rmse:
+        return f"{baseline} better than {network}"
+    return f"no detectable difference between {network} and {baseline}"
+
+
 def smallest_p(n_a, n_b):
     """The smallest two-sided p-value of the exact Mann-Whitney U test for these sample sizes, no ties:
     complete separation, one ordering in C(n_a + n_b, n_a), in either direction."""
@@ -163,3 +179,23 @@ def tuning_curve(scores):
     """expected_best of n = 1 .. all candidates; a score of None (a diverged candidate) counts as +inf."""
     values = [math.inf if v is None else v for v in scores]
     return [expected_best(values, n) for n in range(1, len(values) + 1)]
+
+
+def mase_scale(training, season=None):
+    """The in-sample mean absolute error of the seasonal naive forecast y[t - season] on the training part
+    (no season: the naive forecast y[t - 1]): MASE's denominator (Hyndman and Koehler 2006, as in M4).
+    Exactly rounded sums (math.fsum): the same value on every CPU."""
+    lag = season or 1
+    if len(training) <= lag:
+        raise ValueError(f"mase: {len(training)} training values leave no seasonal difference at season {lag}")
+    return math.fsum(abs(float(a) - float(b)) for a, b in zip(training[lag:], training)) / (len(training) - lag)
+
+
+def mase(truth, prediction, scale):
+    """Mean absolute scaled error: the forecast's mean absolute error over mase_scale(). Comparable across
+    series of any scale. Infinite when the training part repeats itself exactly (no naive error to scale
+    by) and the forecast errs."""
+    error = math.fsum(abs(float(p) - float(t)) for t, p in zip(truth, prediction, strict=True)) / len(truth)
+    if scale == 0:
+        return math.inf if error else 0.0
+    return error / scale

@@ -20,10 +20,11 @@ loops run here, in the stage process, with stages/forecast.py's compiled loop.
 import math
 
 import numpy as np
+import pandas as pd
 
 from stages.cli import run
 from stages.executor import executor
-from stages.files import load_json, load_npz, read_input, read_table, write_json
+from stages.files import load_json, load_npz, read_input, write_json
 from stages.forecast import spans
 from stages.params import check_batch_size, load_params, series_entry
 from stages.train import train_one
@@ -172,7 +173,7 @@ def main(argv):
     spec, tune, train = params["models"][name], params["tune"], params["train"]
     length, stage = params["windows"]["length"], f"data@{series_name}"
     # Only the values before the hold-out: the held-out part is never read here.
-    series = read_input(fit_path, read_table, stage)
+    series = read_input(fit_path, pd.read_csv, stage)
     stats = read_input(scaling_path, load_json, stage)
     data = read_input(windows_path, load_npz, stage)
     check_batch_size(train["batch_size"], len(data["x_train"]), series_name)

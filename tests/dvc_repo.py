@@ -17,6 +17,7 @@ TINY = {
     "windows": {"length": 10},
     "train": {"epochs": 4, "seeds": [0, 1]},
     "tune": {"candidates": 3, "rungs": [2, 4], "seeds": [100]},
+    "baselines": {"ar_max_lag": 5},  # <= windows.length, with room to change it
 }
 OUTPUT_DIRS = ("data", "models", "metrics", "plots")
 

@@ -2,7 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.evaluate import baselines, closed_loop_metrics, correlation, dominant_frequency, rounded, seed_metrics
+from stages.evaluate import (
+    baselines, closed_loop_metrics, correlation, dominant_frequency, rounded, seed_metrics, yardstick,
+)
+from stages.statistics import yardstick_verdict
 from stages.generate import damped_oscillation
 
 X4 = np.arange(4.0)
@@ -57,8 +60,25 @@ def test_skill_is_one_minus_the_rmse_ratio_to_each_baseline():
     history = pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25], "val_loss": [0.4, 0.125]})
     forecast = pd.DataFrame({"x": X4, "truth": np.zeros(4), "prediction": np.full(4, 0.1)})
     one_step = pd.DataFrame({"truth": [1.0, 1.0], "prediction": [1.0, 0.0]})
-    metrics = seed_metrics(history, forecast, one_step, {"zero": 0.2, "persistence": 0.1, "window_mean": 0.05}, 0.05)
+    naive = {"zero": 0.2, "persistence": 0.1, "window_mean": 0.05}
+    metrics = seed_metrics(history, forecast, one_step, naive, 0.05, scale=0.4)
     assert (metrics["train_loss"], metrics["val_loss"]) == (0.25, 0.125)
     assert metrics["one_step_val_rmse"] == rounded(np.sqrt(0.5))
     assert metrics["rmse"] == 0.1
     assert (metrics["skill_zero"], metrics["skill_persistence"], metrics["skill_window_mean"]) == (0.5, 0.0, -1.0)
+    assert (metrics["mase"], metrics["one_step_mase"]) == (0.25, 1.25)  # mean absolute errors 0.1, 0.5 over 0.4
+
+
+def test_the_best_network_is_chosen_on_validation_loss_and_judged_by_its_whole_ci():
+    per_seed = {"gru": {f"seed_{i}": {"val_loss": 0.2, "rmse": 0.1} for i in range(4)},
+                "lstm": {f"seed_{i}": {"val_loss": 0.1, "rmse": r} for i, r in enumerate([0.3, 0.4, 0.5, 0.6])}}
+    metrics = {"lstm": {"rmse": 0.45, "rmse_ci_low": 0.35, "rmse_ci_high": 0.55, "mase": 2.0},
+               "gru": {"rmse": 0.1, "rmse_ci_low": 0.1, "rmse_ci_high": 0.1, "mase": 0.5}}
+    classical = {"ar": {"rmse": 0.42, "mase": 1.9}, "theta": {"rmse": 0.01, "mase": 0.1}}
+    result = yardstick(metrics, per_seed, classical, "ar", 0.95)
+    # lstm: the lower validation loss, though gru scores better on the held-out part (not a choice criterion)
+    assert result["network"] == "lstm" and result["baseline"] == "ar" and result["p_seed_better"] == 0.5
+    assert 0 < result["p_seed_better_ci_low"] < 0.5 < result["p_seed_better_ci_high"] < 1
+    assert yardstick_verdict("lstm", "ar", 0.35, 0.55, 0.42) == "no detectable difference between lstm and ar"
+    assert yardstick_verdict("lstm", "ar", 0.35, 0.41, 0.42) == "lstm better than ar"
+    assert yardstick_verdict("lstm", "ar", 0.43, 0.55, 0.42) == "ar better than lstm"

@@ -37,6 +37,8 @@ def test_split_point_is_keras_validation_split():
         ("train", "seeds", [715827882], f"train.seeds = [715827882]: must be {SEEDS}"),
         ("evaluate", "confidence", 95, "evaluate.confidence = 95: must be a number > 0 and < 1"),
         ("evaluate", "alpha", 0, "evaluate.alpha = 0: must be a number > 0 and < 1"),
+        ("baselines", "criterion", "hqic", "baselines.criterion = 'hqic': must be one of aic, bic"),
+        ("baselines", "ar_max_lag", -1, "baselines.ar_max_lag = -1: must be an integer from 0 to 10000"),
     ],
 )
 def test_a_bad_value_names_key_value_and_what_is_allowed(default_params, section, key, value, expected):
@@ -80,6 +82,7 @@ def test_model_names_must_be_usable_as_file_and_stage_names(default_params):
         ("column", "", "series.sunspots.column = '': must be a non-empty string"),
         ("horizon", 0, "series.sunspots.horizon = 0: must be null or an integer >= 1"),
         ("holdot", 3, "series.sunspots.holdot: unknown key (did you mean series.sunspots.holdout?)"),
+        ("season", 1, "series.sunspots.season = 1: must be null or an integer from 2 to 10000"),
     ],
 )
 def test_a_bad_series_entry_names_series_key_and_what_is_allowed(default_params, key, value, expected):
@@ -132,6 +135,14 @@ def test_boundaries_that_are_allowed():
     assert check_length("s", 309, entry(holdout=287, horizon=287), 20, 0.5) == []  # 22 to fit: 2 windows
 
 
+def test_the_ar_baseline_sees_no_more_than_a_window(default_params):
+    default_params["baselines"]["ar_max_lag"] = 21
+    assert validate(default_params) == ["baselines.ar_max_lag = 21: must be <= windows.length = 20 "
+                                        "(an AR baseline sees no more of the past than a network's window)"]
+    default_params["baselines"]["ar_max_lag"] = 20
+    assert validate(default_params) == []
+
+
 def test_load_params_raises_one_error_listing_all_problems(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("signal: {tau: -1}\n")
@@ -158,5 +169,6 @@ def test_missing_file(tmp_path):
 def test_an_unknown_section_gets_a_suggestion(default_params):
     default_params["plot"] = {"dpi": 100}
     assert validate(default_params) == [
-        "plot: unknown key (did you mean plots?); allowed: signal, series, windows, train, models, tune, evaluate, plots"
+        "plot: unknown key (did you mean plots?); allowed: signal, series, windows, train, models, tune, evaluate, plots, "
+        "baselines"
     ]

@@ -7,13 +7,13 @@ import yaml
 
 from stages.evaluate import HEADLINE
 from tests.dvc_repo import (
-    MODELS, SERIES, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run,
+    ROOT, MODELS, SERIES, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run,
 )
 
 SEEDS = TINY["train"]["seeds"]
 TUNED = ("tune", "tuned", "forecast_tuned")  # the tuned comparison's per-model stages
 PER_PAIR = ("train", "forecast", *TUNED)
-PER_SERIES = ("data", "evaluate", "evaluate_tuned", "plots")
+PER_SERIES = ("data", "baselines", "evaluate", "evaluate_tuned", "plots")
 
 
 def ALL(*stages, series=SERIES, models=MODELS):  # noqa: N802
@@ -31,7 +31,9 @@ def test_repro_writes_every_output(repo):
     for series, length in (("damped", 60), ("sunspots", 309)):
         where = repo / "metrics/series" / series
         metrics = json.loads((where / "metrics.json").read_text())[series]  # keyed by series: `dvc metrics diff`
-        assert sorted(metrics) == sorted(["baselines", *MODELS, "comparisons", "protocol"])
+        assert sorted(metrics) == sorted(["baselines", *MODELS, "comparisons", "protocol", "classical", "yardstick"])
+        classical = {"naive", "mean", "drift", "ar", "ets", "theta"} | ({"seasonal_naive"} if series == "sunspots" else set())
+        assert set(metrics["classical"]) == classical and metrics["yardstick"]["baseline"] in classical
         assert [metrics[m]["n_params"] for m in MODELS] == [5201, 6761, 1721]
         assert set(metrics["baselines"]) == {"zero", "persistence", "window_mean"}
         assert set(metrics["comparisons"]) == {"gru_vs_lstm", "gru_vs_simple_rnn", "lstm_vs_simple_rnn"}
@@ -79,11 +81,11 @@ def test_nothing_held_out_reaches_training_tuning_or_scaling(repo):
     finally:
         csv.write_text(original)
         restore(repo)
-    assert ran == {"data@sunspots", "evaluate@sunspots", "evaluate_tuned@sunspots", "plots@sunspots", "report",
-                   *ALL("forecast", "forecast_tuned", series=["sunspots"])}
+    assert ran == {"data@sunspots", "baselines@sunspots", "evaluate@sunspots", "evaluate_tuned@sunspots",
+                   "plots@sunspots", "report", *ALL("forecast", "forecast_tuned", series=["sunspots"])}
     changed = {path for path in before if before[path] != after.get(path)}
     fitted = ("data/sunspots/fit.csv", "data/sunspots/scaling.json", "data/sunspots/windows.npz",
-              "models/", "/history/", "/tune/")
+              "models/", "/history/", "/tune/", "baselines/baselines.json")
     assert not [path for path in changed if any(part in path for part in fitted)]
     assert "data/sunspots/holdout.csv" in changed
     assert "metrics/series/sunspots/metrics.json" in changed and "metrics/series/sunspots/tuned.json" in changed
@@ -148,8 +150,9 @@ def test_the_report_states_the_selection_rule_before_the_tuned_numbers(repo):
         ("stages/plots.py", ALL("plots")),
         ("stages/tune.py", ALL("tune", "tuned")),
         ("stages/tuned.py", ALL("tuned")),
-        ("stages/data.py", ALL("data", "forecast", "tune", "tuned", "forecast_tuned", "evaluate", "evaluate_tuned",
-                               "plots")),
+        ("stages/data.py", ALL("data", "baselines", "forecast", "tune", "tuned", "forecast_tuned", "evaluate",
+                               "evaluate_tuned", "plots")),
+        ("stages/baselines.py", ALL("baselines")),
     ],
 )
 def test_a_code_change_makes_exactly_its_stages_stale(repo, code, stale):
@@ -219,17 +222,18 @@ PER_MODEL = {
     for k in ("cell", "units")
 }
 PER_SERIES_KEY = {
-    f"series.{s}.{k}": ALL("data", "forecast", "tune", "forecast_tuned", series=[s]) | {"report"}
+    f"series.{s}.{k}": ALL("data", "baselines", "forecast", "tune", "forecast_tuned", series=[s]) | {"report"}
     for s in SERIES
-    for k in ("csv", "column", "x", "holdout", "scale")
+    for k in yaml.safe_load((ROOT / "params.yaml").read_text())["series"][s]
 }
 DIRECTLY_STALE = {
     "signal.tau": {"generate"},
     "signal.x_max_pi": {"generate"},
     "signal.n_points": {"generate"},
     **PER_SERIES_KEY,
-    "windows.length": ALL("data", "forecast", "tune", "forecast_tuned", "evaluate", "evaluate_tuned", "plots"),
-    "windows.val_fraction": ALL("data"),
+    "windows.length": ALL("data", "baselines", "forecast", "tune", "forecast_tuned", "evaluate", "evaluate_tuned",
+                          "plots"),
+    "windows.val_fraction": ALL("data", "baselines"),
     **{f"train.{k}": ALL("train", "tune", "tuned") for k in ("backend", "batch_size", "shuffle")},
     # the comparison's own setting: a sweep of these re-tunes nothing (the search starts from tune.reference)
     **{f"train.{k}": {*ALL("train"), "report"} for k in ("epochs", "optimizer", "learning_rate", "schedule")},
@@ -243,6 +247,7 @@ DIRECTLY_STALE = {
     "evaluate.confidence": ALL("evaluate", "evaluate_tuned") | {"report"},
     "evaluate.alpha": {"report"},
     "plots.dpi": ALL("plots"),
+    **{f"baselines.{k}": ALL("baselines") for k in ("ar_max_lag", "criterion")},
 }
 
 
@@ -254,7 +259,8 @@ def downstream(stage):
     series, _, model = where.partition("-")
     one, pair = {"series": [series]}, {"series": [series], "models": [model]}
     return {
-        "data": ALL(*PER_PAIR, "evaluate", "evaluate_tuned", "plots", **one) | {"report"},
+        "data": ALL(*PER_PAIR, "baselines", "evaluate", "evaluate_tuned", "plots", **one) | {"report"},
+        "baselines": ALL("evaluate", "evaluate_tuned", "plots", **one) | {"report"},
         "train": ALL("forecast", **pair) | ALL("evaluate", "plots", **one) | {"report"},
         "forecast": ALL("evaluate", "plots", **one) | {"report"},
         "tune": ALL("tuned", "forecast_tuned", **pair) | ALL("evaluate_tuned", "plots", **one) | {"report"},
@@ -276,6 +282,7 @@ OTHER_VALUE = {
     "csv": {"data/signal.csv": "data/raw/sunspots.csv", "data/raw/sunspots.csv": "data/signal.csv"},
     "column": {"y": "x", "SUNACTIVITY": "YEAR"},
     "x": {"x": "y", "YEAR": "SUNACTIVITY"},
+    "criterion": {"aic": "bic"},
 }
 OTHER_LIST = {"tune.optimizers": ["adam"], "tune.schedules": ["cosine"], "tune.learning_rate": [0.002, 0.05]}
 
@@ -322,7 +329,7 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
         (
             {"series.sunspots.holdout": 30},
             {"validate", "data@sunspots", "report",
-             *ALL(*PER_PAIR, "evaluate", "evaluate_tuned", "plots", series=["sunspots"])},
+             *ALL(*PER_PAIR, "baselines", "evaluate", "evaluate_tuned", "plots", series=["sunspots"])},
         ),
     ],
 )

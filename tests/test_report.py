@@ -21,6 +21,14 @@ def metrics_for(rmse_by_model, confidence=0.95):
         **{name: {"n_params": 1, **summarize(list(per_seed[name].values()), confidence)} for name in rmse_by_model},
         "protocol": {"values": 309, "held_out": 40, "closed_loop": {"first_x": 1969, "last_x": 2008, "steps": 40},
                      "one_step": {"first_x": 1969, "last_x": 2008, "steps": 40}},
+        "classical": {"ar": {"rmse": 0.15, "mae": 0.1, "mase": 1.5, "one_step_rmse": 0.05, "one_step_mase": 0.5,
+                             "validation_rmse": 0.12}},
+    }
+    best = min(rmse_by_model, key=lambda name: metrics[name]["rmse"])
+    metrics["yardstick"] = {
+        "baseline": "ar", "baseline_rmse": 0.15, "baseline_mase": 1.5, "network": best,
+        **{f"network_{k}": metrics[best][k] for k in ("rmse", "rmse_ci_low", "rmse_ci_high", "mase")},
+        "p_seed_better": 1.0, "p_seed_better_ci_low": 0.7, "p_seed_better_ci_high": 1.0,
     }
     return {"sunspots": {"metrics": metrics, "per_seed": per_seed}}
 
@@ -45,6 +53,8 @@ def test_a_clear_difference_gets_a_verdict_and_a_tie_does_not(default_params):
     assert "| zero | 0.2 |" in report and "](../plots/figures/sunspots/forecast.png)" in report
     assert "## Series sunspots" in report and "the last 40 held out before anything was fitted" in report
     assert "- at the tutorial's settings: lowest mean closed-loop RMSE gru" in report
+    assert "- **gru better than ar** (at the tutorial's settings): gru mean closed-loop RMSE" in report
+    assert "| ar | 0.15 | 0.1 | 1.5 | 0.05 | 0.5 | 0.12 |" in report
 
 
 def test_too_few_seeds_are_said_to_decide_nothing(default_params):

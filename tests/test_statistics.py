@@ -135,3 +135,13 @@ def test_a_nan_bca_interval_falls_back_to_the_percentile_interval(monkeypatch):
     result = summary(SPREAD, confidence=0.9, resamples=999)
     assert [result["ci_low"], result["ci_high"]] == list(np.quantile(distributions[0], [0.05, 0.95]))
     assert result["ci_low"] < result["mean"] < result["ci_high"]
+
+
+def test_mase_scales_by_the_in_sample_naive_error():
+    training = [1.0, 2.0, 4.0, 7.0]  # differences 1, 2, 3 (mean 2); at season 2: 3, 5 (mean 4)
+    assert statistics.mase([8.0, 10.0], [9.0, 9.0], statistics.mase_scale(training)) == 0.5
+    assert statistics.mase([8.0, 10.0], [9.0, 9.0], statistics.mase_scale(training, season=2)) == 0.25
+    flat = statistics.mase_scale([3.0, 3.0])
+    assert statistics.mase([5.0], [5.0], flat) == 0.0 and statistics.mase([5.0], [6.0], flat) == float("inf")
+    with pytest.raises(ValueError, match="no seasonal difference"):
+        statistics.mase_scale(training, season=4)
