@@ -22,6 +22,7 @@ import yaml
 
 from stages.params import SERIES_SCHEMA
 from stages.report import number, verdicts
+from stages.statistics import yardstick_verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("signal", "series", "windows", "train", "models", "tune", "evaluate", "plots")
@@ -175,6 +176,16 @@ def verdict_cell(metrics, pair, text):
     return f"**{text}** (p = {number(metrics['comparisons']['_vs_'.join(pair)]['p_holm'])})"
 
 
+def yardstick_cell(metrics):
+    y = metrics["yardstick"]
+    text = yardstick_verdict(y["network"], y["baseline"], y["network_rmse_ci_low"], y["network_rmse_ci_high"],
+                             y["baseline_rmse"])
+    return (f"**{text}**: {y['network']} {number(y['network_rmse'])} [{number(y['network_rmse_ci_low'])}, "
+            f"{number(y['network_rmse_ci_high'])}], {y['baseline']} {number(y['baseline_rmse'])}")
+
+
+# The yardstick table's columns: the best network against the best classical baseline.
+YARDSTICK = {"at the tutorial's settings": lambda m, t: yardstick_cell(m), "tuned": lambda m, t: yardstick_cell(t)}
 # A results table's columns, by heading: what the cell must be, from (metrics, tuned metrics, verdict texts).
 COLUMNS = {
     "RMSE at the tutorial's settings, mean [95 % CI]": lambda name, m, t, v: rmse_cell(m, name),
@@ -200,6 +211,14 @@ def result_problems(root):
         tuned = yaml.safe_load((where / "tuned" / "metrics.json").read_text())[series]
         texts = [verdicts(m["comparisons"], names, seeds, alpha) for m in (metrics, tuned)]
         for header, *body in tables:
+            if header[0] == "yardstick":
+                for row in body:
+                    for heading, cell in zip(header[1:], row[1:]):
+                        expected = YARDSTICK[heading](metrics, tuned) if heading in YARDSTICK else "(unknown column)"
+                        if cell != expected:
+                            problems.append(f"README.md: results of {series}, yardstick, {heading!r}: {cell!r}; "
+                                            f"metrics/series/{series} gives {expected!r}")
+                continue
             if header[0] not in ("model", "pair"):
                 problems.append(f"README.md: results of {series}: a table of neither models nor pairs: {header}")
                 continue

@@ -180,6 +180,7 @@ def seed_files(repo, seed):
     return {path: (repo / path).read_bytes() for path in files}
 
 
+@pytest.mark.slow  # trains every series x model three times
 def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
     committed = seed_files(repo, 1)
     committed_first = seed_files(repo, 0)
@@ -200,6 +201,7 @@ def test_a_seed_gives_the_same_files_whatever_other_seeds_are_listed(repo):
     assert "up to date" in dvc(repo, "status").stdout
 
 
+@pytest.mark.slow  # every training again
 def test_forced_rerun_in_another_process_order_gives_identical_bytes(repo):
     before = snapshot(repo)
     # Every stage once: the models trained in another order, with another hash seed, then the rest.
@@ -304,6 +306,15 @@ def other_value(key, value):
     return value + 1 if isinstance(value, int) else value * 1.5
 
 
+def stale_stages(repo):
+    """What `dvc status` lists, asked of DVC's Python API: the same answer without starting the CLI, which
+    would cost seconds for each of the ~60 keys."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        return set(dvc_repo.status())
+
+
 def test_every_params_key_makes_exactly_its_stages_stale(repo):
     original = (repo / "params.yaml").read_text()
     keys = dict(leaf_keys(yaml.safe_load(original)))
@@ -311,7 +322,7 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
     try:
         for key, value in keys.items():
             edit_params(repo, {key: other_value(key, value)})
-            stale = set(json.loads(dvc(repo, "status", "--json").stdout))
+            stale = stale_stages(repo)
             assert stale == {"validate"} | DIRECTLY_STALE[key], key
             (repo / "params.yaml").write_text(original)
     finally:
@@ -322,14 +333,16 @@ def test_every_params_key_makes_exactly_its_stages_stale(repo):
     "change, expected",
     [
         ({"plots.dpi": 50}, {"validate", "plots@damped", "plots@sunspots"}),
-        (
+        pytest.param(  # retrains and re-tunes the LSTM on every series
             {"models.lstm.units": 8},
             {"validate", "report", *ALL(*PER_PAIR, models=["lstm"]), *ALL("evaluate", "evaluate_tuned", "plots")},
+            marks=pytest.mark.slow,
         ),
-        (
+        pytest.param(  # retrains and re-tunes every model on the sunspots
             {"series.sunspots.holdout": 30},
             {"validate", "data@sunspots", "report",
              *ALL(*PER_PAIR, "baselines", "evaluate", "evaluate_tuned", "plots", series=["sunspots"])},
+            marks=pytest.mark.slow,
         ),
     ],
 )
