@@ -24,6 +24,10 @@ from stages.cli import UserError
 # Packages whose versions change float results (tensorflow-cpu: train.backend = tensorflow).
 NUMERICS_PACKAGES = ("jax", "jaxlib", "keras", "numpy", "ml_dtypes", "mpmath", "tensorflow-cpu")
 CONNECT_TIMEOUT = 10  # seconds to reach the cluster's head before giving up
+RETRIES = 3  # times a training runs again when its node or its worker is lost
+TICK = 1  # seconds between looks at the cluster while no training finishes
+WAIT_NOTICE = 10  # seconds the trainings wait for a CPU before the stage says so
+WAIT_LIMIT = 300  # seconds they may wait before the stage stops, unless CLUSTER_WAIT_LIMIT says otherwise
 PLAIN_REPORTS = 4  # lines of progress when the output is not a terminal
 
 
@@ -47,7 +51,7 @@ class Executor:
         print(f"{label}: {len(jobs)} training(s) on {self.where(len(jobs))}", flush=True)
         results = [None] * len(jobs)
         with Progress(label, len(jobs)) as progress:
-            for index, result in self.completed(task, jobs):
+            for index, result in self.completed(task, jobs, progress):
                 results[index] = result
                 progress.advance(summary(result))
         return results
@@ -71,7 +75,7 @@ class LocalWorkers(Executor):
             return 1
         return min(n_jobs, self.cores)
 
-    def completed(self, task, jobs):
+    def completed(self, task, jobs, progress):
         """(index, result) pairs, as trainings finish."""
         if self.pool is None and self.workers(len(jobs)) == 1:
             return ((index, task(*job)) for index, job in enumerate(jobs))
@@ -97,34 +101,59 @@ def _leave_interrupts_to_the_stage():
 
 
 class RayCluster(Executor):
-    """One Ray task per training, 1 CPU each, retried on another node if its node dies. Every task first
-    checks its node against this driver (node_facts); the driver writes every output."""
+    """One Ray task per training, 1 CPU each. Every task first checks its node against this driver
+    (node_facts); the driver writes every output.
+
+    Each task yields its node as it starts, then its result, so the driver knows where every training
+    runs. The driver, not Ray, runs a training again when its node or worker is lost: it can then name
+    the lost node in one line of its own (Ray would print its own lines into the stage's output), and
+    it sees trainings that wait for a CPU that no node offers."""
 
     def __init__(self, address):
         import ray
 
         self.ray, self.address = ray, address
+        self.wait_limit = wait_limit()
         connect(ray, address)
         self.expected = node_facts()
-        self.remote = ray.remote(num_cpus=1, max_retries=3)(checked_task)
-        self.pending = {}
+        self.remote = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming")(checked_task)
+        self.pending = {}  # the task of each training not yet finished: its generator -> the job's index
 
     def where(self, n_jobs):
-        return f"the Ray cluster at {self.address} ({int(self.ray.cluster_resources().get('CPU', 0))} CPUs)"
+        return f"the Ray cluster at {self.address} ({self.cpus()} CPUs)"
 
-    def completed(self, task, jobs):
-        self.pending = {self.remote.remote(self.expected, task, *job): index for index, job in enumerate(jobs)}
+    def cpus(self):
+        return int(self.ray.cluster_resources().get("CPU", 0))
+
+    def completed(self, task, jobs, progress):
+        self.submit = lambda index: self.remote.remote(self.expected, task, *jobs[index])
+        self.pending = {self.submit(index): index for index in range(len(jobs))}
+        self.running = {}  # index -> node id, from the task's first item
+        self.retries, self.waiting_since, self.said_wait = [RETRIES] * len(jobs), None, False
+        self.seen, self.lost = set(), set()  # nodes seen alive during the stage; those reported lost
         nodes = set()
         while self.pending:
-            [done], _ = self.ray.wait(list(self.pending), num_returns=1)
-            index = self.pending.pop(done)
-            node, result = self.result(done)
-            nodes.add(node)
-            yield index, result
+            ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=TICK)
+            self.seen.update(n["NodeID"] for n in self.ray.nodes() if n["Alive"])
+            self.watch_cpus(progress)
+            if not ready:
+                continue
+            index = self.pending.pop(ready[0])
+            try:
+                item = self.result(next(ready[0]))
+            except (self.ray.exceptions.NodeDiedError, self.ray.exceptions.WorkerCrashedError):
+                self.run_again(index, progress)
+                continue
+            if index in self.running:
+                nodes.add(self.running.pop(index))
+                yield index, item
+            else:
+                self.running[index] = item
+                self.pending[ready[0]] = index
         print(f"{len(jobs)} training(s) ran on {len(nodes)} node(s) of the cluster", flush=True)
 
     def result(self, ref):
-        """A task's result; a user error raised on a node (a refused node, a foreign input) as itself."""
+        """A task's item; a user error raised on a node (a refused node, a foreign input) as itself."""
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayTaskError as error:
@@ -132,11 +161,71 @@ class RayCluster(Executor):
                 raise UserError(str(error.cause)) from None
             raise
 
+    def run_again(self, index, progress):
+        """Submit again a training whose node or worker was lost; one line per lost node, naming it."""
+        if self.retries[index] == 0:
+            raise UserError(f"{progress.label}: a training lost its node or worker {RETRIES + 1} times; "
+                            "no output was written")
+        self.retries[index] -= 1
+        node = self.running.pop(index, None)
+        nodes = {n["NodeID"]: n for n in self.ray.nodes()}
+        if node is not None and nodes[node]["Alive"]:  # only the worker process died (killed, out of memory)
+            progress.say(f"a training's worker on {node_name(nodes[node])} died; it runs again: "
+                         f"{self.retries[index]} of {RETRIES} retries left")
+        # A task lost before it said where it runs was on a node lost since the stage saw it alive.
+        for lost in [node] if node is not None else self.seen:
+            if not nodes[lost]["Alive"] and lost not in self.lost:
+                self.lost.add(lost)
+                left = min([self.retries[index]] + [self.retries[i] - 1 for i, n in self.running.items() if n == lost])
+                progress.say(f"{node_name(nodes[lost])} lost; its trainings run again elsewhere: {left} of {RETRIES} "
+                             "retries left")
+        self.pending[self.submit(index)] = index
+
+    def watch_cpus(self, progress):
+        """Trainings that wait while none runs and no CPU is free wait for a node or for other jobs: say
+        so after WAIT_NOTICE seconds, and stop at the limit (close() cancels the tasks)."""
+        waiting = len(self.pending) - len(self.running)
+        if not waiting or self.running or self.ray.available_resources().get("CPU", 0) >= 1:
+            if self.said_wait:
+                progress.say("a CPU is free: the trainings go on")
+            self.waiting_since, self.said_wait = None, False
+            return
+        now = time.time()
+        self.waiting_since = self.waiting_since or now
+        since = time.strftime("%H:%M:%S", time.localtime(self.waiting_since))
+        if now - self.waiting_since >= self.wait_limit:
+            raise UserError(
+                f"{progress.label}: {waiting} training(s) waited {self.wait_limit:.0f} s for a CPU (since {since}): "
+                f"the cluster at {self.address} has {self.cpus()} CPU(s), none free. The stage's tasks are "
+                "cancelled; no output was written. Add worker nodes (docs/cluster.md) and run the stage "
+                "again."
+            )
+        if not self.said_wait and now - self.waiting_since >= WAIT_NOTICE:
+            stop = time.strftime("%H:%M:%S", time.localtime(self.waiting_since + self.wait_limit))
+            progress.say(f"{waiting} training(s) wait for a CPU since {since}: the cluster has {self.cpus()} "
+                         f"CPU(s), none free; the stage stops at {stop} unless a node joins (CLUSTER_WAIT_LIMIT = "
+                         f"{self.wait_limit:.0f} s)")
+            self.said_wait = True
+
     def close(self):
-        """Cancel what still runs (Ctrl-C, SIGTERM, a failed task): no task outlives the stage."""
-        for ref in self.pending:
-            self.ray.cancel(ref, force=True)
+        """Cancel what still runs (Ctrl-C, SIGTERM, a failed task, no CPU): no task outlives the stage."""
+        for generator in self.pending:
+            self.ray.cancel(generator, force=True)
         self.ray.shutdown()
+
+
+def node_name(node):
+    """A node as the user reads it: its address and the start of its id (one of ray.nodes())."""
+    return f"node {node['NodeManagerAddress']} (id {node['NodeID'][:8]}…)"
+
+
+def wait_limit():
+    """CLUSTER_WAIT_LIMIT (seconds), an environment variable rather than a param: it changes no byte."""
+    value = os.environ.get("CLUSTER_WAIT_LIMIT", str(WAIT_LIMIT))
+    try:
+        return float(value)
+    except ValueError:
+        raise UserError(f"CLUSTER_WAIT_LIMIT = {value!r}: must be a number of seconds") from None
 
 
 def connect(ray, address):
@@ -149,8 +238,8 @@ def connect(ray, address):
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as error:
         raise UserError(
-            f"RAY_ADDRESS = {address}: no Ray cluster answers there ({error}); start one (README: Running on a "
-            "cluster) or unset RAY_ADDRESS to train on this machine. No output was written."
+            f"RAY_ADDRESS = {address}: no Ray cluster answers there ({error}); start one (docs/cluster.md) "
+            "or unset RAY_ADDRESS to train on this machine. No output was written."
         ) from None
     import stages
 
@@ -162,9 +251,11 @@ def connect(ray, address):
 
 
 def checked_task(expected, task, *job):
-    """(node id, task(*job)) on a cluster node, after checking that the node computes what the driver would."""
+    """On a cluster node: its node id as soon as it runs, then task(*job) after checking that the node
+    computes what the driver would."""
     import ray
 
+    yield ray.get_runtime_context().get_node_id()
     found = node_facts()
     differences = [f"{name} {found[name]} there, {value} on the driver" for name, value in expected.items()
                    if found[name] != value]
@@ -172,9 +263,9 @@ def checked_task(expected, task, *job):
         node = f"{socket.gethostname()} ({ray.util.get_node_ip_address()})"
         raise UserError(
             f"node {node} cannot train here: {'; '.join(differences)}. Every node must run the project's locked "
-            "environment on a CPU with AVX2 (README: Running on a cluster). No output was written."
+            "environment on a CPU with AVX2 (docs/cluster.md). No output was written."
         )
-    return ray.get_runtime_context().get_node_id(), task(*job)
+    yield task(*job)
 
 
 def node_facts():
@@ -225,6 +316,13 @@ class Progress:
         elif self.done * PLAIN_REPORTS // self.total > (self.done - 1) * PLAIN_REPORTS // self.total:
             elapsed = time.monotonic() - self.start
             print(f"{self.label}: {self.done}/{self.total} trainings done, {summary}, {elapsed:.0f} s", flush=True)
+
+    def say(self, text):
+        """A line that stays: above the bar on a terminal, else a plain line."""
+        if self.bar is not None:
+            self.bar.write(f"{self.label}: {text}")
+        else:
+            print(f"{self.label}: {text}", flush=True)
 
     def __enter__(self):
         return self

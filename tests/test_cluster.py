@@ -1,7 +1,8 @@
 """train@ on a real multi-node Ray cluster started here: a head with no CPUs and two worker nodes of
 1 CPU each, all on 127.0.0.1, so every training leaves the driver's node. The same bytes as the local
-workers; a node killed mid-stage; a node with another package version refused; an address where no
-cluster answers; Ctrl-C and SIGTERM; a queued sweep on the cluster.
+workers; a node killed mid-stage, reported in one line of the project's; a cluster left without CPUs,
+which stops the stage; a node with another package version refused; an address where no cluster
+answers; Ctrl-C and SIGTERM; a queued sweep on the cluster.
 
 Ray replaces 127.0.0.1 with the machine's outward address unless it has none, and only loopback
 traffic is allowed here: these tests run in a network namespace that has only `lo` (`make test-cluster`
@@ -123,6 +124,60 @@ def test_a_node_killed_mid_stage_is_replaced_and_the_bytes_do_not_change(repo, l
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 0, stderr
     assert snapshot(repo) == reference
+
+
+def repro_fault_stage(repo, address, **env):
+    """`dvc repro --force -s STAGE` against the cluster, as a user runs it; its output in one stream."""
+    return subprocess.Popen([sys.executable, "-m", "dvc", "repro", "--force", "-s", STAGE], cwd=repo,
+                            env=environment(RAY_ADDRESS=address, **env), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_a_lost_node_is_one_line_of_the_project_and_none_of_ray(repo, cluster):
+    edit_params(repo, {"train.epochs": 2000})
+    process = repro_fault_stage(repo, cluster.address)
+    wait_until(lambda: free_cpus(cluster) == 0, 120, "both seeds to be training")
+    victim = cluster.worker_nodes.copy().pop()
+    cluster.remove_node(victim)
+    cluster.add_node(**NODE)
+    output, _ = process.communicate(timeout=300)
+    print(output)  # the stage's whole output, for the record (pytest -s)
+    assert process.returncode == 0, output
+    assert "[state-dump]" not in output and "(raylet)" not in output, output
+    node = victim.node_id[:8]
+    assert [line for line in output.splitlines() if node in line] == [
+        f"{STAGE} (2000 epochs): node 127.0.0.1 (id {node}…) lost; its trainings run again elsewhere: "
+        "2 of 3 retries left"
+    ], output
+
+
+def test_a_cluster_without_cpus_stops_the_stage_within_the_limit_and_keeps_the_outputs(repo, tmp_path):
+    """Both worker nodes lost mid-stage and none joins: the stage says that its trainings wait, then
+    stops at CLUSTER_WAIT_LIMIT with one message, and no task of it is left on the cluster."""
+    limit = 20
+    emptied = start_cluster(tmp_path, NODE, NODE)  # its own: this test leaves it without worker nodes
+    try:
+        before = snapshot(repo)
+        edit_params(repo, {"train.epochs": 1_000_000})
+        process = repro_fault_stage(repo, emptied.address, CLUSTER_WAIT_LIMIT=str(limit))
+        wait_until(lambda: free_cpus(emptied) == 0, 120, "both seeds to be training")
+        for node in list(emptied.worker_nodes):
+            emptied.remove_node(node)
+        removed = time.monotonic()
+        output, _ = process.communicate(timeout=limit + 60)
+        print(output)  # the stage's whole output, for the record (pytest -s)
+        assert time.monotonic() - removed < limit + 30
+        assert process.returncode != 0
+        assert output.count(" lost; its trainings run again elsewhere: 2 of 3 retries left") == 2, output
+        assert f"{STAGE} (1000000 epochs): 2 training(s) wait for a CPU since " in output, output
+        assert f"error: {STAGE} (1000000 epochs): 2 training(s) waited {limit} s for a CPU" in output, output
+        assert "Traceback" not in output and "[state-dump]" not in output and "(raylet)" not in output, output
+        edit_params(repo, {"train.epochs": 4})
+        assert snapshot(repo) == before
+        emptied.add_node(**NODE)  # a node that joins now finds no task of the stage to run
+        wait_until(lambda: free_cpus(emptied) == 1, 30, "the new node's CPU to be free")
+    finally:
+        emptied.shutdown()
 
 
 def test_a_node_with_another_package_version_is_refused_and_nothing_is_written(repo, tmp_path):
