@@ -32,7 +32,8 @@ def read_series(name, entry):
     values = {}
     for key, column in columns.items():
         if column not in table.columns:
-            raise UserError(f"{prefix}.{key} = {column!r}: no such column in {path}; it has {', '.join(map(str, table.columns))}")
+            found = ", ".join(map(str, table.columns))
+            raise UserError(f"{prefix}.{key} = {column!r}: no such column in {path}; it has {found}")
         numbers = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(numbers))
         if len(bad):

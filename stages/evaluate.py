@@ -1,4 +1,4 @@
-"""Stages `evaluate@<series>` and `evaluate_tuned@<series>`: per-seed metrics (metrics/seeds.json), and per model their spread with
+"""Stages `evaluate@<series>` and `evaluate_tuned@<series>`: per-seed metrics (seeds.json), and per model their spread with
 confidence intervals, the naive baselines and every pair of models compared (metrics/metrics.json).
 
 Needs no model framework: parameter counts come from the saved weight arrays.
@@ -124,8 +124,8 @@ def yardstick(metrics, per_seed, classical, best_baseline, confidence):
     low, high = statistics.proportion_ci(better, len(rmse), confidence)
     return {
         "baseline": best_baseline, "baseline_rmse": target, "baseline_mase": classical[best_baseline]["mase"],
-        "network": network, "network_rmse": metrics[network]["rmse"], "network_rmse_ci_low": metrics[network]["rmse_ci_low"],
-        "network_rmse_ci_high": metrics[network]["rmse_ci_high"], "network_mase": metrics[network]["mase"],
+        "network": network,
+        **{f"network_{key}": metrics[network][key] for key in ("rmse", "rmse_ci_low", "rmse_ci_high", "mase")},
         "p_seed_better": rounded(better / len(rmse)), "p_seed_better_ci_low": rounded(low),
         "p_seed_better_ci_high": rounded(high),
     }

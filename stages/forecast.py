@@ -136,7 +136,8 @@ def main(argv):
         if not (np.isfinite(loop).all() and np.isfinite(teacher_forced).all()):
             # Vega, `dvc plots` and the metrics cannot show NaN or infinity: refuse before writing.
             raise UserError(
-                f"forecast@{series_name}-{name}: the model predicts a value that is not finite; its weights ({paths[seed]}) "
+                f"forecast@{series_name}-{name}: the model predicts a value that is not finite; its weights "
+                f"({paths[seed]}) "
                 f"are unusable: lower train.learning_rate and re-run: dvc repro {trainer}. No output was written."
             )
         tables[seed] = (forecast_table(series, first, to_series_units(loop, stats)),

@@ -1,9 +1,9 @@
 """Stage `plots@<series>`: figures across seeds (plots/figures/<series>/*.png) and the bands behind
 them as CSV for `dvc plots` (plots/forecast_band/<series>/, plots/loss_band/<series>/).
 
-Per model: the median closed-loop forecast with the band of all seeds (min to max) over the truth
-and the naive baselines, at the comparison's settings and tuned; the closed-loop RMSE of every seed (box and points); the mean loss with
-its spread. PNGs are saved without the Software/version tag, so the bytes depend on data, code and
+Per model: the median closed-loop forecast with the band of all seeds (min to max) over the truth,
+the naive and the best classical baseline, at the comparison's settings and tuned; the closed-loop
+RMSE of every seed (box and points); the mean loss with its spread. PNGs are saved without the Software/version tag, so the bytes depend on data, code and
 the pinned matplotlib only.
 """
 
@@ -59,7 +59,8 @@ def series_figure(name, series, n_held_out):
     if n_held_out:
         axes.axvspan(series["x"].iloc[-n_held_out], series["x"].iloc[-1], color="orange", alpha=0.15, label="held out")
         axes.legend(fontsize="small")
-    axes.set(xlabel="x", ylabel="y", title=f"Series {name}" + (f": the last {n_held_out} values held out" if n_held_out else ""))
+    held_out = f": the last {n_held_out} values held out" if n_held_out else ""
+    axes.set(xlabel="x", ylabel="y", title=f"Series {name}{held_out}")
     axes.grid(True)
     return figure
 
@@ -155,7 +156,8 @@ def main(argv):
     (series_name, fit_path, holdout_path, scaling_path, history_dir, forecast_dir, tuned_forecast_dir, seeds_path,
      metrics_path, tune_dir, baselines_dir, figures_dir, forecast_band_dir, loss_band_dir) = argv
     params = load_params()
-    dpi, names, seeds, length = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"], params["windows"]["length"]
+    dpi, names, seeds = params["plots"]["dpi"], list(params["models"]), params["train"]["seeds"]
+    length = params["windows"]["length"]
     series, n_held_out, stats = load_series(fit_path, holdout_path, scaling_path, f"data@{series_name}")
     per_seed = read_input(seeds_path, load_json, f"evaluate@{series_name}")
     metrics = read_input(metrics_path, load_json, f"evaluate@{series_name}")[series_name]

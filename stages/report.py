@@ -116,7 +116,8 @@ def selection_rule(tunings, names, train_seeds):
         "## The selection rule for the tuned comparison (fixed before the numbers)",
         "",
         f"Every architecture gets the same {len(first['candidates'])} candidates, drawn once before anything "
-        f"trained: candidate 0 is tune.reference ({setting(first['candidates'][0])}, the tutorial's setting by default), the others a "
+        f"trained: candidate 0 is tune.reference ({setting(first['candidates'][0])}, the tutorial's setting by "
+        "default), the others a "
         f"scrambled Sobol design (seed {space['design_seed']}) over optimizer ({', '.join(space['optimizers'])}), "
         f"learning rate ({low:g} to {high:g}, log-uniform) and schedule ({', '.join(space['schedules'])}); "
         "units as in params.yaml. No adaptive search.",
@@ -362,7 +363,8 @@ def render(params, results):
         f"test (seeds of different architectures are not paired), Holm-corrected across all "
         f"{len(first['metrics']['comparisons'])} pair(s) of a series, gives p < {alpha} **and** the {ci} of P(A better "
         f"than B), the probability that a seed of A has a lower RMSE than a seed of B, excludes 0.5. Otherwise: no "
-        "detectable difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random generator).",
+        "detectable difference with this many seeds. CIs are bootstrap (BCa, 9999 resamples, a fixed random "
+        "generator).",
         seeds_note(len(names), len(seeds), alpha),
         *(selection_rule(first["tuned"]["tunings"], names, seeds) if "tuned" in first else []),
         "## The yardstick rule (fixed before the numbers)",
