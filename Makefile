@@ -19,8 +19,9 @@ $(VENV)/.installed: requirements.lock
 repro: install
 	dvc repro
 
-# One pytest worker per core, each taking whole test files (a file's tests share its fixtures).
-PYTEST_PARALLEL := -n auto --dist loadfile
+# One pytest worker per core, each taking whole test files (a file's tests share its fixtures), and the
+# files that use the tiny project on one worker, which builds it once (tests/conftest.py).
+PYTEST_PARALLEL := -n auto --dist loadgroup
 
 # The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (docs/tests.md).
 test: install

@@ -35,6 +35,15 @@ def small_windows():
     return split(*make_windows(y, 10), 0.1)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """For `--dist loadgroup`: every test file on one worker (its module fixtures are built once), and the
+    files marked xdist_group("tiny_project") together on one worker, which builds the tiny project once."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+
+
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory):
     """The project with tiny params, reproduced and committed once a session (make_repo). Tests

@@ -11,6 +11,7 @@ from tests.dvc_repo import (
     ROOT, MODELS, SERIES, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run,
 )
 
+pytestmark = pytest.mark.xdist_group("tiny_project")  # one build of the tiny project (tests/conftest.py)
 SEEDS = TINY["train"]["seeds"]
 TUNED = ("tune", "tuned", "forecast_tuned")  # the tuned comparison's per-model stages
 PER_PAIR = ("train", "forecast", *TUNED)

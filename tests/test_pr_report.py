@@ -6,6 +6,8 @@ import pytest
 
 from tests.dvc_repo import ROOT, ci, copy_repo, dvc, edit_params, git
 
+pytestmark = pytest.mark.xdist_group("tiny_project")  # one build of the tiny project (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def repo(tiny_project, tmp_path_factory):

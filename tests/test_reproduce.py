@@ -9,6 +9,8 @@ import pytest
 
 from tests.dvc_repo import ROOT, ci, dvc, edit_params, git
 
+pytestmark = pytest.mark.xdist_group("tiny_project")  # one build of the tiny project (tests/conftest.py)
+
 
 def gate(repo):
     return ci(repo, "reproduce")
