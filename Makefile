@@ -64,7 +64,7 @@ bench: install
 bench-cluster: install
 	unshare -n -- bash -c 'ip link set lo up && exec python -m benchmarks.cluster'
 
-# `dvc exp show` in 100 columns: the params that differ between experiments and each model's
+# `dvc exp show` in 120 columns (<series>.<model>.rmse names are long): the params that differ between experiments and each model's
 # closed-loop rmse on one series (EXPS_SERIES; the mean across seeds); no dates, executors, hashes of
 # data, models and code, or other metrics (every column not named after a params section, except
 # <EXPS_SERIES>.<model>.rmse). EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
