@@ -19,17 +19,18 @@ $(VENV)/.installed: requirements.lock
 repro: install
 	dvc repro
 
-# One pytest worker per core, each taking whole test files (a file's tests share its fixtures), and the
-# files that use the tiny project on one worker, which builds it once (tests/conftest.py).
-PYTEST_PARALLEL := -n auto --dist loadgroup
+# One pytest worker per core, each taking whole test files (a file's tests share its fixtures). In the fast
+# tier the files that use the tiny project share one worker, which builds it once (tests/conftest.py); in
+# all tiers they are many minutes of work, spread over both workers (each builds the project once).
+PYTEST_PARALLEL := -n auto
 
 # The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (docs/tests.md).
 test: install
-	python -m pytest $(PYTEST_PARALLEL) -m "not slow and not cluster"
+	python -m pytest $(PYTEST_PARALLEL) --dist loadgroup -m "not slow and not cluster"
 
 # Every tier, with the slowest tests listed.
 test-all: install
-	python -m pytest $(PYTEST_PARALLEL) -m "not cluster" --durations=20
+	python -m pytest $(PYTEST_PARALLEL) --dist loadfile -m "not cluster" --durations=20
 	$(MAKE) --no-print-directory test-cluster
 
 # Ray's cluster tests in a network namespace with only loopback (needs root): Ray would otherwise
