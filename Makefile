@@ -28,9 +28,11 @@ PYTEST_PARALLEL := -n auto
 test: install
 	python -m pytest $(PYTEST_PARALLEL) --dist loadgroup -m "not slow and not cluster"
 
-# Every tier, with the slowest tests listed.
+# Every tier, with the slowest tests listed. Both pytest workers and the cluster tier share one build of
+# each tiny project (TEST_PROJECTS: tests/conftest.py), removed at the end.
 test-all: install
-	python -m pytest $(PYTEST_PARALLEL) --dist loadfile -m "not cluster" --durations=20
+	projects=$$(mktemp -d) && trap 'rm -rf "$$projects"' EXIT && export TEST_PROJECTS=$$projects && \
+	python -m pytest $(PYTEST_PARALLEL) --dist loadfile -m "not cluster" --durations=20 && \
 	$(MAKE) --no-print-directory test-cluster
 
 # Ray's cluster tests in a network namespace with only loopback (needs root): Ray would otherwise

@@ -1,10 +1,13 @@
 import copy
+import fcntl
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.dvc_repo import make_repo
+from tests.dvc_repo import make_repo, one_series
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,8 +47,31 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
+def built_project(tmp_path_factory, name, params=()):
+    """make_repo(params), built once a session; or, with $TEST_PROJECTS set (a directory: `make test-all`
+    sets one for its two pytest workers and the cluster tier), once for every session that shares it,
+    under a lock: one session builds it while another waits. Never changed afterwards: tests that change
+    a project work on their own copy_repo or git clone of it."""
+    shared = os.environ.get("TEST_PROJECTS")
+    if not shared:
+        return make_repo(tmp_path_factory.mktemp(name), params)
+    repo, built = Path(shared) / name, Path(shared) / f"{name}.built"
+    with open(Path(shared) / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not built.exists():
+            shutil.rmtree(repo, ignore_errors=True)  # a build that failed half-way
+            make_repo(repo, params)
+            built.touch()
+    return repo
+
+
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory):
-    """The project with tiny params, reproduced and committed once a session (make_repo). Tests
-    that change it work on their own copy_repo or git clone of it."""
-    return make_repo(tmp_path_factory.mktemp("tiny"))
+    """The project with tiny params, both series, reproduced and committed (make_repo)."""
+    return built_project(tmp_path_factory, "tiny")
+
+
+@pytest.fixture(scope="session")
+def sunspots_project(tmp_path_factory):
+    """The tiny project with the sunspots alone: for the slow tests whose point holds for any series."""
+    return built_project(tmp_path_factory, "sunspots", one_series("sunspots"))

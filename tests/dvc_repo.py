@@ -94,6 +94,12 @@ def leaf_keys(mapping, prefix=""):
             yield f"{prefix}{key}", value
 
 
+def one_series(name="sunspots"):
+    """Params for make_repo: the project with series `name` only, for tests whose point holds for any
+    series: its stages alone, half the work of both (sunspots: a hold-out, scaling, a season)."""
+    return {"series": {name: yaml.safe_load((ROOT / "params.yaml").read_text())["series"][name]}}
+
+
 def make_repo(repo, params=()):
     """The project with tiny params (and `params`, dotted keys) in a new git repository at repo,
     reproduced once and committed."""

@@ -1,4 +1,5 @@
-"""The reproducibility gate (.ci/reproduce, `make check`) on a fresh clone of a tiny project."""
+"""The reproducibility gate (.ci/reproduce, `make check`) on a fresh clone of a tiny project with one
+series: each test runs the whole pipeline again, and what the gate does is the same for any series."""
 
 import json
 import subprocess
@@ -9,18 +10,15 @@ import pytest
 
 from tests.dvc_repo import ROOT, ci, dvc, edit_params, git
 
-pytestmark = pytest.mark.xdist_group("tiny_project")  # one build of the tiny project (tests/conftest.py)
-
-
 def gate(repo):
     return ci(repo, "reproduce")
 
 
 @pytest.fixture(scope="module")
-def clone(tiny_project, tmp_path_factory):
+def clone(sunspots_project, tmp_path_factory):
     """A fresh clone: committed dvc.lock and metrics, but no DVC cache and no data or models."""
     clone = tmp_path_factory.mktemp("clone") / "project"
-    subprocess.run(["git", "clone", "-q", str(tiny_project), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", str(sunspots_project), str(clone)], check=True)
     return clone
 
 
@@ -37,8 +35,9 @@ def commit_and_check(clone, message):
 def test_a_fresh_clone_reproduces_the_committed_results(clone):
     result = gate(clone)
     assert result.returncode == 0, result.stdout + result.stderr
-    for stage in ("validate", "generate", "data@sunspots", "train@sunspots-lstm", "forecast@damped-lstm",
-                  "evaluate@sunspots", "plots@damped", "report"):
+    for stage in ("validate", "generate", "data@sunspots", "baselines@sunspots", "train@sunspots-lstm",
+                  "tune@sunspots-gru", "forecast_tuned@sunspots-simple_rnn", "evaluate@sunspots", "plots@sunspots",
+                  "report"):
         assert f"Running stage '{stage}'" in result.stdout  # everything really ran again
     assert "reproducibility check passed" in result.stdout
 
@@ -49,7 +48,7 @@ def test_a_params_change_committed_without_its_results_fails(clone):
     result = commit_and_check(clone, "change dpi, forget dvc repro")
     assert result.returncode == 1
     assert "REPRODUCIBILITY CHECK FAILED" in result.stdout
-    assert "dvc.lock" in result.stdout and "plots/figures/damped/loss.png" in result.stdout
+    assert "dvc.lock" in result.stdout and "plots/figures/sunspots/loss.png" in result.stdout
 
 
 @pytest.mark.slow
@@ -76,7 +75,7 @@ def test_uncommitted_pipeline_changes_are_refused(clone):
 
 def nudge_history(clone, relative):
     """Move every loss in seed 0's history of the gru by `relative`, as another machine's rounding would."""
-    path = clone / "metrics/series/damped/history/gru/seed_0.csv"
+    path = clone / "metrics/series/sunspots/history/gru/seed_0.csv"
     history = pd.read_csv(path)
     history["loss"] *= 1 + relative
     path.write_text(history.to_csv(index=False, lineterminator="\n"))
@@ -88,7 +87,7 @@ def test_last_bit_differences_are_measured_and_still_fail_on_x86_64_with_avx2(cl
     result = commit_and_check(clone, "results from a machine that rounds differently")
     assert result.returncode == 1, result.stdout
     assert "machine: cpu " in result.stdout and "jaxlib 0.10.2" in result.stdout
-    assert "metrics/series/damped/history/gru/seed_0.csv: largest relative difference 1.0" in result.stdout
+    assert "metrics/series/sunspots/history/gru/seed_0.csv: largest relative difference 1.0" in result.stdout
     assert "but this is x86-64 with AVX2, where the bytes are guaranteed" in result.stdout
 
 
