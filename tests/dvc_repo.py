@@ -108,6 +108,8 @@ def make_repo(repo, params=()):
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copy(ROOT / "params.yaml", repo)
     shutil.copy(ROOT / "Makefile", repo)
+    for ignores in (".gitignore", ".dvcignore"):  # the JAX cache (.cache/) stays out of git, as in the project
+        shutil.copy(ROOT / ignores, repo)
     shutil.copytree(ROOT / ".ci", repo / ".ci")
     git(repo, "init", "-q")
     git(repo, "config", "user.email", "test@example.com")
