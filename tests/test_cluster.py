@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.dvc_repo import MODELS, copy_repo, dvc, edit_params, environment, restore, snapshot, stages_run
-from tests.test_experiments import kill_processes_in
+from tests.test_experiments import kill_processes_in, queue_busy
 
 pytestmark = pytest.mark.cluster
 
@@ -248,8 +248,7 @@ def test_a_queued_sweep_trains_on_the_cluster_and_equals_local_runs(repo, cluste
                    env=environment(RAY_ADDRESS=cluster.address), stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
     try:
-        wait_until(lambda: not any(s in dvc(repo, "queue", "status").stdout for s in ("Queued", "Running")),
-                   600, "the queue to finish")
+        wait_until(lambda: not queue_busy(repo), 600, "the queue to finish")
         status = dvc(repo, "queue", "status").stdout
         names = [line.split()[1] for line in status.splitlines() if line.rstrip().endswith("Success")]
         assert len(names) == 2, status

@@ -56,12 +56,19 @@ def swept(sunspots_project, tmp_path_factory):
     subprocess.run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], cwd=repo, env=environment(),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     deadline = time.monotonic() + 900
-    while any(state in dvc(repo, "queue", "status").stdout for state in ("Queued", "Running")):
-        assert time.monotonic() < deadline, dvc(repo, "queue", "status").stdout
+    while queue_busy(repo):
+        assert time.monotonic() < deadline, dvc(repo, "queue", "status", check=False).stdout
         time.sleep(2)
     yield repo
     dvc(repo, "queue", "stop", "--kill")
     kill_processes_in(repo)  # no worker outlives the tests, even one that missed the stop
+
+
+def queue_busy(repo):
+    """Whether tasks are still queued or running. `dvc queue status` now and then fails while a worker writes
+    its state ("unexpected error - Expecting value", dvc 3.67.1, seen in CI): that counts as busy."""
+    result = dvc(repo, "queue", "status", check=False)
+    return result.returncode != 0 or any(state in result.stdout for state in ("Queued", "Running"))
 
 
 def kill_processes_in(directory):
