@@ -71,8 +71,8 @@ def stage_commands(repo):
     return [line[2:] for line in dry_run.splitlines() if line.startswith("> ")]
 
 
-def run_every_stage(repo, target, env, emulator=()):
-    """In a clone of repo with no outputs but its inputs, every stage's command started with env
+def run_every_stage(repo, commands, target, env, emulator=()):
+    """In a clone of repo with no outputs but its inputs, the stage commands started with env
     (None: unset), under emulator (a command prefix) if given."""
     subprocess.run(["git", "clone", "-q", str(repo), str(target)], check=True)
     for directory in OUTPUT_DIRS:  # every output compared is written by this run
@@ -81,7 +81,7 @@ def run_every_stage(repo, target, env, emulator=()):
     environment = {**os.environ, **env}
     for name in [n for n, v in env.items() if v is None]:
         environment.pop(name, None)
-    return subprocess.Popen([*emulator, sys.executable, "-c", EVERY_STAGE_IN_ONE_PROCESS, *stage_commands(repo)],
+    return subprocess.Popen([*emulator, sys.executable, "-c", EVERY_STAGE_IN_ONE_PROCESS, *commands],
                             cwd=target, env=environment, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
@@ -118,18 +118,19 @@ def runs(native, cache, tmp_path_factory):
     each emulated CPU (these take minutes; the others finish meanwhile)."""
     repo, _, _ = native
     emulator = installed("qemu-user", "qemu-x86_64")
+    commands = stage_commands(repo)
     runs = {}
     for cpu in EMULATED_CPUS:
         target = tmp_path_factory.mktemp("emulated") / cpu
         env = {"JAX_COMPILATION_CACHE_DIR": str(cache)}  # the native programs: not to be used here
-        runs[cpu] = run_every_stage(repo, target, env, (emulator, "-cpu", cpu)), target
+        runs[cpu] = run_every_stage(repo, commands, target, env, (emulator, "-cpu", cpu)), target
     for name in [name for name in ENVIRONMENTS if skip_reason(name) is None]:
         directory = tmp_path_factory.mktemp("environment")
         env = ENVIRONMENTS[name].copy()  # and the clone's own JAX cache: every program compiled in env
         if "hostile" in name:  # Keras' own settings file, too
             (directory / "keras.json").write_text(json.dumps({"floatx": "float64", "epsilon": 0.1}))
             env["KERAS_HOME"] = str(directory)
-        runs[name] = run_every_stage(repo, directory / "run", env), directory / "run"
+        runs[name] = run_every_stage(repo, commands, directory / "run", env), directory / "run"
     yield runs
     for process, _ in runs.values():  # the run of a deselected or failed test
         process.kill()
