@@ -2,8 +2,10 @@
 
 Each baseline is fitted on the training part (fit.csv) only and forecasts exactly the samples the
 networks forecast: closed loop from origin f (each prediction fed back, conditioning on the true
-y[:f]), and one step ahead for the last K samples (each conditioning on the true past, with the
-parameters fitted on the training part; nothing is refitted on held-out values).
+y[:f]), one step ahead for the last K samples (each conditioning on the true past, with the
+parameters fitted on the training part; nothing is refitted on held-out values), and H steps from every
+rolling origin of protocol.json (rolling/<baseline>.csv). The best baseline is chosen by the same
+rolling-origin score the networks are chosen by, on the validation span, fitted on the values before it.
 
 The same bytes on every x86-64 AVX2 CPU. LAPACK and OpenBLAS pick their kernels from the CPU and
 round differently in the last bits: statsmodels' AutoReg forecasts of sunspots differ over
@@ -21,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from stages.cli import UserError, run
-from stages.files import keep_only, read_input, write_csv, write_json
-from stages.forecast import spans
-from stages.params import load_params, series_entry, split_point
-from stages.statistics import mase_scale
+from stages.files import keep_only, load_json, read_input, write_csv, write_json
+from stages.forecast import rolling_origins
+from stages.params import load_params, series_entry
+from stages.scores import mase_scale, rolling_score, rolling_table
 
 ETS_TRENDS = {"none": (None, False), "additive": ("add", False), "damped": ("add", True)}
 # statsmodels' start values and bounds; smoothing_trend here as the fraction of smoothing_level (0.01 / 0.1).
@@ -250,16 +252,22 @@ def one_step(forecast, params, series, targets):
     return [forecast(params, series[:t], 1)[0] for t in targets]
 
 
-def rmse(truth, prediction):
-    return math.sqrt(math.fsum((float(p) - float(t)) ** 2 for t, p in zip(truth, prediction)) / len(truth))
-
-
-def validation_scores(train, season, max_lag, criterion, start):
-    """Closed-loop RMSE of each baseline over train[start:], fitted on train[:start]: the score that picks
-    the best baseline, as the networks' validation windows would, without any held-out value."""
-    fitted = fit_all(train[:start], season, max_lag, criterion)
-    return {name: rmse(train[start:], forecast(params, train[:start], len(train) - start))
+def rolling(fitted, series, origins, horizon):
+    """Each fitted baseline's rolling table (stages/scores.py): from every origin [(span, t)], `horizon`
+    steps conditioned on the true series[:t] alone, with the parameters fitted before (nothing refitted)."""
+    values = series["y"].tolist()
+    return {name: rolling_table(series, origins, np.reshape([forecast(params, values[:t], horizon) for _, t in origins],
+                                                            (len(origins), horizon)))
             for name, (params, forecast) in fitted.items()}
+
+
+def selection(protocol):
+    """The origins and horizon that choose the best baseline: the rolling origins of the validation span; without
+    a hold-out (the tutorial's protocol), one closed loop over the validation span, as before the rolling origin."""
+    if protocol["held_out"]:
+        return rolling_origins(protocol, ["validation"]), protocol["horizon"]
+    n_val = protocol["validation_values"]
+    return [("validation", protocol["values"] - n_val)], n_val
 
 
 def table(series, samples, predictions):
@@ -288,34 +296,39 @@ def check_data(name, fit, holdout, season, max_lag, origin, validation_start):
 
 
 def main(argv):
-    """argv: series name, fit.csv, holdout.csv, output directory."""
-    name, fit_path, holdout_path, out_dir = argv
+    """argv: series name, fit.csv, holdout.csv, protocol.json, output directory."""
+    name, fit_path, holdout_path, protocol_path, out_dir = argv
     params = load_params()
-    settings, windows, entry = params["baselines"], params["windows"], series_entry(params, name)
-    season = entry["season"]
+    settings, season = params["baselines"], series_entry(params, name)["season"]
     fit = read_input(fit_path, pd.read_csv, f"data@{name}")
     holdout = read_input(holdout_path, pd.read_csv, f"data@{name}")
-    # The spans the networks are scored and selected on (stages/forecast.py), so both forecast the same samples.
-    n_windows = len(fit) - windows["length"]
-    n_val = n_windows - split_point(n_windows, windows["val_fraction"])
-    span = spans(len(fit) + len(holdout), len(holdout), windows["length"], n_val, entry["horizon"])
-    (origin, horizon), (first_target, n_targets) = span["closed_loop"], span["one_step"]
-    targets, validation_start = list(range(first_target, first_target + n_targets)), len(fit) - n_val
+    protocol = read_input(protocol_path, load_json, f"data@{name}")
+    # The samples the networks forecast (protocol.json), so that both are scored on the same ones.
+    (origin, horizon), (first_target, n_targets) = protocol["closed_loop"], protocol["one_step"]
+    targets = list(range(first_target, first_target + n_targets))
+    chooses, chooses_horizon = selection(protocol)
+    validation_start = chooses[0][1]
     check_data(name, fit, holdout, season, settings["ar_max_lag"], origin, validation_start)
     series = pd.concat([fit, holdout], ignore_index=True)
     train, values = fit["y"].tolist(), series["y"].tolist()
+    fit_on = lambda part: fit_all(part, season, settings["ar_max_lag"], settings["criterion"])  # noqa: E731
 
-    scores = validation_scores(train, season, settings["ar_max_lag"], settings["criterion"], validation_start)
-    summary = {"series": name, "chosen_by": "closed-loop RMSE on the validation span, fitted before it",
+    # Chosen on the validation span, fitted before it: no held-out value (nor the span itself) is fitted on.
+    chosen_on = rolling(fit_on(train[:validation_start]), series, chooses, chooses_horizon)
+    scores = {baseline: rolling_score(table, "validation") for baseline, table in chosen_on.items()}
+    summary = {"series": name, "chosen_by": "rolling-origin RMSE on the validation span, fitted before it",
                "validation_span": [validation_start, len(fit)], "best": min(scores, key=lambda k: (scores[k], k)),
                "mase_scale": mase_scale(train, season), "baselines": {}}
-    for baseline, (fitted, forecast) in fit_all(train, season, settings["ar_max_lag"], settings["criterion"]).items():
-        loop = forecast(fitted, values[:origin], horizon)
-        steps = one_step(forecast, fitted, values, targets)
-        summary["baselines"][baseline] = {"parameters": fitted, "validation_rmse": scores[baseline]}
+    fitted = fit_on(train)
+    judged = rolling(fitted, series, rolling_origins(protocol, ["holdout"]), protocol["horizon"])
+    for baseline, (parameters, forecast) in fitted.items():
+        loop = forecast(parameters, values[:origin], horizon)
+        steps = one_step(forecast, parameters, values, targets)
+        summary["baselines"][baseline] = {"parameters": parameters, "validation_rmse": scores[baseline]}
         write_csv(f"{out_dir}/closed_loop/{baseline}.csv", table(series, range(origin, origin + horizon), loop))
         write_csv(f"{out_dir}/one_step/{baseline}.csv", table(series, targets, steps))
-    for kind in ("closed_loop", "one_step"):  # a baseline dropped since the last run (a season removed)
+        write_csv(f"{out_dir}/rolling/{baseline}.csv", pd.concat([chosen_on[baseline], judged[baseline]]))
+    for kind in ("closed_loop", "one_step", "rolling"):  # a baseline dropped since the last run (a season removed)
         keep_only(f"{out_dir}/{kind}", {f"{baseline}.csv" for baseline in summary["baselines"]})
     write_json(f"{out_dir}/baselines.json", summary)
 

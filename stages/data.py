@@ -14,7 +14,8 @@ import pandas as pd
 
 from stages.cli import UserError, run
 from stages.files import save_npz, write_csv, write_json
-from stages.params import check_length, load_params, series_entry, split_point
+from stages.params import check_length, load_params, rolling_horizon, series_entry, split_point, validation_count
+from stages.scores import origins
 
 MAX_STEP_DRIFT = 1e-6  # relative: steps of x that differ more than this are a gap in the series
 
@@ -92,6 +93,31 @@ def split(inputs, targets, val_fraction):
     return {"x_train": inputs[:at], "y_train": targets[:at], "x_val": inputs[at:], "y_val": targets[at:]}
 
 
+def protocol(n_values, entry, length, val_fraction):
+    """What every later stage scores, and where: protocol.json, the one source of these numbers.
+
+    Sample indices count from 0 over the whole series. closed_loop and one_step: [first sample, steps].
+    Without a hold-out, the tutorial's: the closed loop from after the first window's targets y[1..L]
+    (step k predicts y[L + k]) to the end, one-step over the validation windows' targets, and one
+    "validation" origin: that same closed loop chooses. With one, both run across the held-out part,
+    and the rolling origins of H = `horizon` steps, every `step` samples, lie in the validation span
+    (the last validation_values before the cut: they choose) and in the hold-out (they judge)."""
+    holdout, n_val = entry["holdout"], validation_count(n_values - entry["holdout"], length, val_fraction)
+    step = entry["rolling_step"]
+    if not holdout:
+        first = length + 1
+        loop = [first, entry["horizon"] or n_values - first]
+        return {"values": n_values, "held_out": 0, "validation_values": n_val, "closed_loop": loop,
+                "one_step": [n_values - n_val, n_val], "horizon": loop[1], "step": step,
+                "origins": {"validation": [first], "holdout": []}}
+    first, horizon = n_values - holdout, rolling_horizon(entry, n_val)
+    return {"values": n_values, "held_out": holdout, "validation_values": n_val,
+            "closed_loop": [first, entry["horizon"] or holdout], "one_step": [first, holdout],
+            "horizon": horizon, "step": step,
+            "origins": {"validation": origins(first - n_val, first, horizon, step),
+                        "holdout": origins(first, n_values, horizon, step)}}
+
+
 def prepare(name, entry, windows):
     """(fit part, held-out part, scaling statistics, windows) of a series, or a UserError."""
     series = read_series(name, entry)
@@ -108,11 +134,14 @@ def prepare(name, entry, windows):
 def main(argv):
     name, out_dir = argv
     params = load_params()
-    fit, held_out, stats, windows = prepare(name, series_entry(params, name), params["windows"])
+    entry, lengths = series_entry(params, name), (params["windows"]["length"], params["windows"]["val_fraction"])
+    fit, held_out, stats, windows = prepare(name, entry, params["windows"])
     write_csv(f"{out_dir}/fit.csv", fit)
     write_csv(f"{out_dir}/holdout.csv", held_out)
     write_json(f"{out_dir}/scaling.json", stats)
     save_npz(f"{out_dir}/windows.npz", windows)
+    columns = {"columns": {"x": entry["x"] or "sample", "y": entry["column"]}}
+    write_json(f"{out_dir}/protocol.json", {**columns, **protocol(len(fit) + len(held_out), entry, *lengths)})
 
 
 if __name__ == "__main__":

@@ -145,8 +145,11 @@ SERIES_SCHEMA = {
     "scale": choice(SCALES),  # standard: (y - mean) / std of the values before the hold-out
     "horizon": optional(integer(1)),  # closed-loop steps; null: to the end of the series
     "season": optional(integer(2, 10_000)),  # samples per cycle, for the seasonal baselines; null: none
+    "rolling_horizon": optional(integer(1)),  # H of the rolling-origin score; null: rolling_horizon()
+    "rolling_step": integer(1),  # samples between rolling origins
 }
-SERIES_DEFAULTS = {"x": None, "holdout": 0, "scale": "standard", "horizon": None, "season": None}
+SERIES_DEFAULTS = {"x": None, "holdout": 0, "scale": "standard", "horizon": None, "season": None,
+                   "rolling_horizon": None, "rolling_step": 1}
 
 
 def split_point(n_windows, val_fraction):
@@ -215,6 +218,24 @@ def series_entry(params, name):
     return {**SERIES_DEFAULTS, **params["series"][name]}
 
 
+def validation_count(n_fit, length, val_fraction):
+    """How many values the validation span holds: one per validation window (its last target). The one
+    source of this number: data@<series> writes it into protocol.json for every stage after it."""
+    n_windows = n_fit - length
+    return n_windows - split_point(n_windows, val_fraction)
+
+
+def rolling_horizon(entry, n_val):
+    """H of the rolling-origin score: series.<s>.rolling_horizon, or by default one season (the sunspots: a
+    solar cycle), else a quarter of the hold-out (rounded up), at most the validation span's n_val values
+    (the same H must fit before the cut, where it chooses). 0 without a hold-out: the tutorial's protocol."""
+    if not entry["holdout"]:
+        return 0
+    if entry["rolling_horizon"] is not None:
+        return entry["rolling_horizon"]
+    return min(entry["season"] or math.ceil(entry["holdout"] / 4), n_val, entry["holdout"])
+
+
 def check_length(name, n_values, entry, length, val_fraction):
     """The problems of a series of n_values values under its entry and the windows params (known only once
     its file is read, by stage data@<name>): room for a training and a validation window before the hold-out."""
@@ -240,6 +261,18 @@ def check_length(name, n_values, entry, length, val_fraction):
     if horizon is not None and horizon > most:
         where = "the held-out values" if holdout else "the values after the first window"
         problems.append(f"{prefix}.horizon = {horizon}: must be null or <= {most} ({where})")
+    if not holdout:
+        if entry["rolling_horizon"] is not None:
+            problems.append(f"{prefix}.rolling_horizon = {entry['rolling_horizon']}: must be null without a hold-out "
+                            f"({prefix}.holdout = 0: the closed loop runs from the first window, the tutorial's protocol)")
+        return problems
+    n_val, wanted = validation_count(n_fit, length, val_fraction), entry["rolling_horizon"]
+    if wanted is not None and wanted > min(n_val, holdout):
+        problems.append(
+            f"{prefix}.rolling_horizon = {wanted}: must be null or <= {min(n_val, holdout)}: the rolling-origin score "
+            f"needs one origin in the validation span ({n_val} values: windows.val_fraction = {val_fraction} of the "
+            f"windows before the cut), where it chooses, and one in the hold-out ({prefix}.holdout = {holdout}), where "
+            "it judges; lower it, or raise windows.val_fraction or the hold-out")
     return problems
 
 

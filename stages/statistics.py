@@ -181,21 +181,47 @@ def tuning_curve(scores):
     return [expected_best(values, n) for n in range(1, len(values) + 1)]
 
 
-def mase_scale(training, season=None):
-    """The in-sample mean absolute error of the seasonal naive forecast y[t - season] on the training part
-    (no season: the naive forecast y[t - 1]): MASE's denominator (Hyndman and Koehler 2006, as in M4).
-    Exactly rounded sums (math.fsum): the same value on every CPU."""
-    lag = season or 1
-    if len(training) <= lag:
-        raise ValueError(f"mase: {len(training)} training values leave no seasonal difference at season {lag}")
-    return math.fsum(abs(float(a) - float(b)) for a, b in zip(training[lag:], training)) / (len(training) - lag)
+def diebold_mariano(losses_a, losses_b, lags):
+    """The test across origins: do A's per-origin losses differ from B's on average? Diebold and Mariano
+    (1995) on the loss differential d_t = a_t - b_t, its variance from the autocovariances up to `lags`
+    (overlapping H-step forecasts from consecutive origins share errors: H - 1 lags), with Harvey, Leybourne
+    and Newbold's (1997) small-sample factor and Student's t with T - 1 degrees of freedom. Exactly rounded
+    sums. usable is False (no p-value) when the variance estimate is not positive or there are fewer than
+    2 (lags + 1) origins: too few for the autocovariances it needs."""
+    d = [float(a) - float(b) for a, b in zip(losses_a, losses_b, strict=True)]
+    n, h = len(d), lags + 1
+    mean = math.fsum(d) / n
+    autocovariance = [math.fsum((d[t] - mean) * (d[t - k] - mean) for t in range(k, n)) / n for k in range(h)]
+    variance = (autocovariance[0] + 2 * math.fsum(autocovariance[1:])) / n
+    result = {"origins": n, "lags": lags, "mean_difference": mean}
+    if n < 2 * h or variance <= 0:
+        reason = (f"{n} origins, fewer than 2H = {2 * h}" if n < 2 * h else
+                  f"its variance estimate over {n} origins with {lags} lags is not positive")
+        return {**result, "statistic": None, "p_value": None, "usable": False, "reason": reason}
+    statistic = mean / math.sqrt(variance) * math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
+    p_value = float(2 * stats.t.sf(abs(statistic), n - 1))
+    return {**result, "statistic": statistic, "p_value": p_value, "usable": True, "reason": None}
 
 
-def mase(truth, prediction, scale):
-    """Mean absolute scaled error: the forecast's mean absolute error over mase_scale(). Comparable across
-    series of any scale. Infinite when the training part repeats itself exactly (no naive error to scale
-    by) and the forecast errs."""
-    error = math.fsum(abs(float(p) - float(t)) for t, p in zip(truth, prediction, strict=True)) / len(truth)
-    if scale == 0:
-        return math.inf if error else 0.0
-    return error / scale
+def origins_verdict(name_a, name_b, test, adjusted_p, alpha):
+    """Across origins: A better than B if the (corrected) test gives p < alpha and A's mean loss is lower."""
+    if not test["usable"]:
+        return f"unusable: {test['reason']}"
+    if adjusted_p < alpha:
+        return f"{name_a} better than {name_b}" if test["mean_difference"] < 0 else f"{name_b} better than {name_a}"
+    return f"no detectable difference across {test['origins']} origins"
+
+
+def both_agree(across_seeds, across_origins):
+    """The verdict: "A better than B" only where the test across seeds and the test across origins agree."""
+    if " better than " in across_seeds and across_seeds == across_origins:
+        return across_seeds
+    if across_origins.startswith("unusable"):
+        return "no verdict: the test across origins is unusable here"
+    decided = [text for text in (across_seeds, across_origins) if " better than " in text]
+    if len(decided) == 2:
+        return "no verdict: the tests across seeds and across origins disagree"
+    if decided:
+        which = "seeds" if decided[0] == across_seeds else "origins"
+        return f"no detectable difference across both (only across {which}: {decided[0]})"
+    return "no detectable difference"

@@ -10,9 +10,10 @@ Successive halving with synchronous rungs: rung r trains each surviving candidat
 selection seed (tune.seeds) for tune.rungs[r] epochs — a complete training, with its own cosine
 schedule when it has one — and keeps the best 1/tune.eta (at least one) for the next rung; the
 last rung's best is the winner. The selection score, fixed before any training: the mean over
-the selection seeds of the closed-loop RMSE (the metric the verdicts use) over the selection
-span (stages/forecast.py's spans(): the validation span where the series has a hold-out, which is
-never read here); a training whose loss or forecast is not finite scores +inf (written as null), the worst;
+the selection seeds of the rolling-origin RMSE (stages/scores.py, the score every choice uses) from
+the validation origins of protocol.json (before the cut where the series has a hold-out, which this
+stage is never handed; the tutorial's one closed loop where it has none); a training whose loss or
+forecast is not finite scores +inf (written as null), the worst;
 ties go to the lower candidate index. Trainings run through stages/executor.py; the closed
 loops run here, in the stage process, with stages/forecast.py's compiled loop.
 """
@@ -25,8 +26,8 @@ import pandas as pd
 from stages.cli import run
 from stages.executor import executor
 from stages.files import load_json, load_npz, read_input, write_json
-from stages.forecast import spans
-from stages.params import check_batch_size, load_params, series_entry
+from stages.params import check_batch_size, load_params
+from stages.scores import rolling_score, rolling_table
 from stages.train import train_one
 
 SIGNIFICANT_DIGITS = 6  # as metrics/metrics.json
@@ -92,30 +93,29 @@ def mean_score(seed_scores):
     return math.inf if any(math.isinf(v) for v in values) else rounded(math.fsum(values) / len(values))
 
 
-def scorer(spec, series, stats, length, span):
-    """score(train_one's result) -> closed-loop RMSE, in the series' units, over the selection span
-    (first sample, steps) (+inf if the training or the forecast is not finite). Imports Keras: call it
-    only once the executor's workers exist."""
+def scorer(spec, series, stats, length, protocol):
+    """score(train_one's result) -> the rolling-origin RMSE (stages/scores.py), in the series' units, over the
+    validation origins of protocol.json (+inf if the training or the forecast is not finite). Imports Keras:
+    call it only once the executor's workers exist."""
     from stages.data import to_model_units, to_series_units
-    from stages.forecast import forecast_table, forecaster
+    from stages.forecast import rolling_forecaster, rolling_origins, windows_before
     from stages.model import build_model, import_keras, load_weights
 
     keras = import_keras()
     model = build_model(keras, spec["cell"], spec["units"], length)
-    first, horizon = span
-    closed_loop, _ = forecaster(model, horizon)
-    start = to_model_units(series["y"].to_numpy(), stats)[first - length : first]
+    rolling = rolling_forecaster(model, protocol["horizon"])
+    origins = rolling_origins(protocol, ["validation"])
+    starts = windows_before(to_model_units(series["y"].to_numpy(), stats), origins, length)
 
     def score(result):
         weights, _, _, diverged_at = result
         if diverged_at is not None:
             return math.inf
         load_weights(model, weights, "a candidate's weights", "tune")
-        loop = closed_loop([v.value for v in model.trainable_variables], start)
-        table = forecast_table(series, first, to_series_units(loop, stats))
+        [predictions] = rolling([[v.value for v in model.trainable_variables]], starts)
         with np.errstate(over="ignore", invalid="ignore"):
-            rmse = float(np.sqrt(np.mean((table["prediction"] - table["truth"]).to_numpy() ** 2)))
-        return rounded(rmse) if math.isfinite(rmse) else math.inf
+            table = rolling_table(series, origins, to_series_units(predictions, stats))
+        return rounded(rolling_score(table, "validation"))
 
     return score
 
@@ -168,24 +168,22 @@ def record(name, spec, designs, rungs, winner, tune):
 
 
 def main(argv):
-    series_name, name, fit_path, holdout_path, scaling_path, windows_path, out_path = argv
+    series_name, name, fit_path, protocol_path, scaling_path, windows_path, out_path = argv
     params = load_params()
     spec, tune, train = params["models"][name], params["tune"], params["train"]
     length, stage = params["windows"]["length"], f"data@{series_name}"
-    # Only the values before the hold-out: the held-out part is never read here.
+    # Only the values before the hold-out: this stage is never handed the held-out file.
     series = read_input(fit_path, pd.read_csv, stage)
+    protocol = read_input(protocol_path, load_json, stage)
     stats = read_input(scaling_path, load_json, stage)
     data = read_input(windows_path, load_npz, stage)
     check_batch_size(train["batch_size"], len(data["x_train"]), series_name)
-    entry = series_entry(params, series_name)
-    span = spans(len(series) + entry["holdout"], entry["holdout"], length, len(data["x_val"]), entry["horizon"])
-    span = span["selection"]
     sizes = budget(tune)
     print(f"tune@{series_name}-{name}: {tune['candidates']} candidate(s), rungs of {tune['rungs']} epochs, "
           f"{sizes['trainings']} trainings ({sizes['full_trainings']} full)", flush=True)
     with executor() as place:
         result = search(f"{series_name}-{name}", spec, train, tune, data,
-                        lambda: scorer(spec, series, stats, length, span), place)
+                        lambda: scorer(spec, series, stats, length, protocol), place)
     write_json(out_path, result)
 
 
