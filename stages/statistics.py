@@ -185,22 +185,29 @@ def diebold_mariano(losses_a, losses_b, lags):
     """The test across origins: do A's per-origin losses differ from B's on average? Diebold and Mariano
     (1995) on the loss differential d_t = a_t - b_t, its variance from the autocovariances up to `lags`
     (overlapping H-step forecasts from consecutive origins share errors: H - 1 lags), with Harvey, Leybourne
-    and Newbold's (1997) small-sample factor and Student's t with T - 1 degrees of freedom. Exactly rounded
-    sums. usable is False (no p-value) when the variance estimate is not positive or there are fewer than
-    2 (lags + 1) origins: too few for the autocovariances it needs."""
+    and Newbold's (1997) small-sample factor and Student's t with T - 1 degrees of freedom. Where the
+    truncated (rectangular) sum of autocovariances is not positive, as it often is with many lags and few
+    origins, the Newey-West (Bartlett) weights, which keep it positive. Exactly rounded sums. usable is False
+    (no p-value) with fewer than 2 (lags + 1) origins, or a differential without variance."""
     d = [float(a) - float(b) for a, b in zip(losses_a, losses_b, strict=True)]
     n, h = len(d), lags + 1
     mean = math.fsum(d) / n
-    autocovariance = [math.fsum((d[t] - mean) * (d[t - k] - mean) for t in range(k, n)) / n for k in range(h)]
-    variance = (autocovariance[0] + 2 * math.fsum(autocovariance[1:])) / n
     result = {"origins": n, "lags": lags, "mean_difference": mean}
-    if n < 2 * h or variance <= 0:
-        reason = (f"{n} origins, fewer than 2H = {2 * h}" if n < 2 * h else
-                  f"its variance estimate over {n} origins with {lags} lags is not positive")
-        return {**result, "statistic": None, "p_value": None, "usable": False, "reason": reason}
+    if n < 2 * h:
+        return {**result, "statistic": None, "p_value": None, "usable": False, "variance": None,
+                "reason": f"{n} origins, fewer than 2H = {2 * h}"}
+    autocovariance = [math.fsum((d[t] - mean) * (d[t - k] - mean) for t in range(k, n)) / n for k in range(h)]
+    weights = {"rectangular": [1.0] * h, "bartlett": [1 - k / h for k in range(h)]}
+    for kernel, w in weights.items():
+        variance = (autocovariance[0] + 2 * math.fsum(wk * g for wk, g in zip(w[1:], autocovariance[1:]))) / n
+        if variance > 0:
+            break
+    else:
+        return {**result, "statistic": None, "p_value": None, "usable": False, "variance": None,
+                "reason": f"the loss differential does not vary over the {n} origins"}
     statistic = mean / math.sqrt(variance) * math.sqrt((n + 1 - 2 * h + h * (h - 1) / n) / n)
     p_value = float(2 * stats.t.sf(abs(statistic), n - 1))
-    return {**result, "statistic": statistic, "p_value": p_value, "usable": True, "reason": None}
+    return {**result, "statistic": statistic, "p_value": p_value, "usable": True, "variance": kernel, "reason": None}
 
 
 def origins_verdict(name_a, name_b, test, adjusted_p, alpha):

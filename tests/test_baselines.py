@@ -12,10 +12,11 @@ import statsmodels
 
 from stages import baselines
 from stages.cli import UserError
-from stages.forecast import spans
+from stages.data import protocol
 from stages.generate import damped_oscillation
-from stages.params import split_point
-from stages.statistics import mase_scale
+from stages.files import write_json
+from stages.params import load_params, series_entry
+from stages.scores import mase_scale, rmse
 
 ROOT = Path(__file__).resolve().parents[1]
 SUNSPOTS = Path(statsmodels.__file__).parent / "datasets/sunspots/sunspots.csv"
@@ -35,7 +36,7 @@ def test_an_ar_fitted_on_the_damped_curve_follows_its_exact_recurrence():
     fitted = baselines.fit_ar(y, 10, "aic")
     prediction = baselines.ar_forecast(fitted, y[:21], 179)  # the networks' closed loop: samples 21..199
     assert fitted["lags"] >= 2
-    assert baselines.rmse(y[21:], prediction) < 1e-5
+    assert rmse(y[21:], prediction) < 1e-5
 
 
 def test_simple_baselines_on_a_tiny_series():
@@ -83,10 +84,38 @@ def test_one_step_forecasts_never_use_their_target_or_later(sunspots):
 
 
 def run_stage(directory, name, fit, holdout):
+    """The stage on these parts, with the protocol data@<name> writes for them under the project's params."""
     fit.to_csv(directory / "fit.csv", index=False)
     holdout.to_csv(directory / "holdout.csv", index=False)
-    baselines.main([name, str(directory / "fit.csv"), str(directory / "holdout.csv"), str(directory / "out")])
+    params = load_params(ROOT / "params.yaml")
+    windows = params["windows"]
+    write_json(directory / "protocol.json", protocol(len(fit) + len(holdout), series_entry(params, name),
+                                                     windows["length"], windows["val_fraction"]))
+    baselines.main([name, *(str(directory / f) for f in ("fit.csv", "holdout.csv", "protocol.json", "out"))])
     return directory / "out"
+
+
+def test_the_ar_baselines_rolling_forecasts_are_statsmodels_autoreg_with_the_same_parameters(sunspots, tmp_path,
+                                                                                             monkeypatch):
+    """From every origin, in both spans: AutoReg given the lags and the parameters the stage fitted (on the values
+    before the validation span, or before the cut), forecasting dynamically from the origin."""
+    from statsmodels.tsa.ar_model import AutoReg
+
+    monkeypatch.chdir(ROOT)
+    out = run_stage(tmp_path, "sunspots", sunspots[sunspots["x"] <= 1968], sunspots[sunspots["x"] > 1968])
+    rolling = pd.read_csv(out / "rolling/ar.csv")
+    y = sunspots["y"].to_numpy()
+    validation_start = json.loads((out / "baselines.json").read_text())["validation_span"][0]
+    assert validation_start == 244 and sorted(set(rolling["span"])) == ["holdout", "validation"]
+    for span, fitted_on in (("validation", y[:validation_start]), ("holdout", y[:269])):
+        fitted = baselines.fit_ar(list(fitted_on), 10, "aic")
+        rows = rolling[rolling["span"] == span]
+        assert len(set(rows["origin"])) == {"validation": 15, "holdout": 30}[span] and set(rows["h"]) == set(range(1, 12))
+        for origin, forecast in rows.groupby("origin"):
+            model = AutoReg(y[: origin + 11], lags=fitted["lags"], trend="c")
+            expected = model.predict(np.array(fitted["coefficients"]), start=origin, end=origin + 10, dynamic=True)
+            np.testing.assert_allclose(forecast["prediction"], expected, rtol=1e-8)
+            assert forecast["truth"].tolist() == y[origin : origin + 11].tolist()
 
 
 def test_held_out_values_change_no_parameter_and_no_closed_loop_forecast(sunspots, tmp_path, monkeypatch):
@@ -139,8 +168,9 @@ def test_a_stale_baseline_file_is_removed(tmp_path, monkeypatch):
     ],
 )
 def test_data_the_params_do_not_fit_end_in_a_clear_message(n_fit, season, expected):
-    n_val = (n_fit - 20) - split_point(n_fit - 20, 0.1)
-    (origin, _), validation_start = spans(n_fit, 0, 20, n_val, None)["closed_loop"], n_fit - n_val
+    entry = {"holdout": 0, "horizon": None, "rolling_horizon": None, "rolling_step": 1}
+    where = protocol(n_fit, entry, 20, 0.1)
+    origin, validation_start = where["closed_loop"][0], n_fit - where["validation_values"]
     frame = pd.DataFrame({"x": range(n_fit), "y": np.ones(n_fit)})
     with pytest.raises(UserError, match=expected.replace("(", r"\(")):
         baselines.check_data("s", frame, frame.iloc[:0], season, 10, origin, validation_start)

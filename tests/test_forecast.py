@@ -1,6 +1,9 @@
 import numpy as np
 
-from stages.forecast import forecast_table, forecaster, inputs_before, one_step_table, spans
+from stages.data import protocol
+from stages.forecast import (
+    forecast_table, forecaster, inputs_before, one_step_table, rolling_forecaster, rolling_origins, windows_before,
+)
 from stages.generate import damped_oscillation
 from stages.model import build_model, load_weights, weight_arrays
 
@@ -39,10 +42,35 @@ def test_one_compiled_forecaster_serves_every_seed(keras):
     np.testing.assert_array_equal(shared([v.value for v in template.trainable_variables], start), own(weights, start))
 
 
+def closed_loop_by_hand(model, window, steps):
+    """The closed loop one model call at a time: the independent loop the compiled ones are checked against."""
+    window, predictions = list(window), []
+    for _ in range(steps):
+        following = float(np.asarray(model(np.array(window, np.float32).reshape(1, -1, 1)))[0, -1, 0])
+        predictions.append(following)
+        window = window[1:] + [following]
+    return predictions
+
+
+def test_rolling_forecasts_of_every_seed_are_each_origins_own_closed_loop(keras):
+    models = [build_model(keras, "gru", 8, 10, seed=seed) for seed in (0, 1)]
+    y = np.sin(np.arange(60) / 3)
+    origins = [("validation", 20), ("holdout", 30), ("holdout", 31), ("holdout", 45)]
+    starts = windows_before(y, origins, 10)
+    assert starts.shape == (4, 10) and starts[1, -1] == y[29]  # the true window ending just before the origin
+    rolling = rolling_forecaster(models[0], 6)([[v.value for v in m.trainable_variables] for m in models], starts)
+    assert rolling.shape == (2, 4, 6)
+    for seed, model in enumerate(models):
+        for i, start in enumerate(starts):
+            np.testing.assert_allclose(rolling[seed, i], closed_loop_by_hand(model, list(start), 6), atol=1e-6)
+
+
 def test_each_prediction_is_aligned_with_the_sample_it_predicts():
     signal = damped_oscillation(5.0, 5, 200)
-    span = spans(200, 0, 20, 18, None)
-    assert span == {"closed_loop": (21, 179), "one_step": (182, 18), "selection": (21, 179)}  # the tutorial's
+    entry = {"holdout": 0, "horizon": None, "rolling_horizon": None, "rolling_step": 1}
+    where = protocol(200, entry, 20, 0.1)
+    assert (where["closed_loop"], where["one_step"]) == ([21, 179], [182, 18])  # the tutorial's
+    assert where["origins"] == {"validation": [21], "holdout": []} and where["horizon"] == 179  # one loop chooses
     table = forecast_table(signal, 21, np.zeros(179))
     assert len(table) == 179 and table["step"].iloc[0] == 1
     assert table["x"].iloc[0] == signal["x"].iloc[21] and table["truth"].iloc[0] == signal["y"].iloc[21]
@@ -52,13 +80,18 @@ def test_each_prediction_is_aligned_with_the_sample_it_predicts():
     assert validation["truth"].iloc[0] == signal["y"].iloc[182]  # window 162 holds y[162..181]
 
 
-def test_with_a_hold_out_the_scores_are_after_the_cut_and_the_selection_before_it():
+def test_with_a_hold_out_the_scores_are_after_the_cut_and_the_choices_before_it():
     # 309 values, 40 held out: 269 to fit, 249 windows of 20, the last 25 validating.
-    span = spans(309, 40, 20, 25, None)
-    assert span == {"closed_loop": (269, 40), "one_step": (269, 40), "selection": (244, 25)}
-    first, steps = span["selection"]
-    assert first + steps == 269  # the selection's closed loop ends where the hold-out begins
-    assert spans(309, 40, 20, 25, 12)["closed_loop"] == (269, 12)
+    entry = {"holdout": 40, "horizon": None, "season": 11, "rolling_horizon": None, "rolling_step": 1}
+    where = protocol(309, entry, 20, 0.1)
+    assert (where["closed_loop"], where["one_step"], where["validation_values"]) == ([269, 40], [269, 40], 25)
+    assert where["horizon"] == 11  # by default one season: a solar cycle
+    assert where["origins"]["holdout"] == list(range(269, 299))  # 30 origins, the last forecasting 2008
+    assert where["origins"]["validation"] == list(range(244, 259))  # 15, each ending by the cut: none sees it
+    assert rolling_origins(where)[:2] == [("validation", 244), ("validation", 245)]
+    assert protocol(309, {**entry, "horizon": 12}, 20, 0.1)["closed_loop"] == [269, 12]
+    assert protocol(309, {**entry, "season": None}, 20, 0.1)["horizon"] == 10  # a quarter of the hold-out
+    assert protocol(309, {**entry, "rolling_step": 4}, 20, 0.1)["origins"]["holdout"] == list(range(269, 299, 4))
     y = np.arange(309.0)
     inputs = inputs_before(y, 269, 40, 20)
     assert inputs.shape == (40, 20, 1) and inputs[0, -1, 0] == 268 and inputs[-1, -1, 0] == 307  # the true past only

@@ -123,6 +123,9 @@ def entry(**keys):
         (200, {"horizon": 180}, (20, 0.1), "series.s.horizon = 180: must be null or <= 179"),
         (309, {"holdout": 40, "horizon": 41}, (20, 0.1), "series.s.horizon = 41: must be null or <= 40 (the held-out"),
         (1_000_000, {}, (5_000, 0.1), "windows.length = 5000 with series s"),
+        (309, {"holdout": 40, "rolling_horizon": 26}, (20, 0.1), "series.s.rolling_horizon = 26: must be null or <= 25: "
+         "the rolling-origin score needs one origin in the validation span (25 values: windows.val_fraction = 0.1"),
+        (200, {"rolling_horizon": 5}, (20, 0.1), "series.s.rolling_horizon = 5: must be null without a hold-out"),
     ],
 )
 def test_a_series_too_short_for_its_windows_and_hold_out(n_values, keys, windows, expected_start):
@@ -133,6 +136,7 @@ def test_a_series_too_short_for_its_windows_and_hold_out(n_values, keys, windows
 def test_boundaries_that_are_allowed():
     assert check_length("s", 200, entry(horizon=179), 20, 1 / 180 + 1e-9) == []
     assert check_length("s", 309, entry(holdout=287, horizon=287), 20, 0.5) == []  # 22 to fit: 2 windows
+    assert check_length("s", 309, entry(holdout=40, rolling_horizon=25), 20, 0.1) == []  # the whole validation span
 
 
 def test_the_ar_baseline_sees_no_more_than_a_window(default_params):

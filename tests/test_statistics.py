@@ -137,11 +137,49 @@ def test_a_nan_bca_interval_falls_back_to_the_percentile_interval(monkeypatch):
     assert result["ci_low"] < result["mean"] < result["ci_high"]
 
 
-def test_mase_scales_by_the_in_sample_naive_error():
-    training = [1.0, 2.0, 4.0, 7.0]  # differences 1, 2, 3 (mean 2); at season 2: 3, 5 (mean 4)
-    assert statistics.mase([8.0, 10.0], [9.0, 9.0], statistics.mase_scale(training)) == 0.5
-    assert statistics.mase([8.0, 10.0], [9.0, 9.0], statistics.mase_scale(training, season=2)) == 0.25
-    flat = statistics.mase_scale([3.0, 3.0])
-    assert statistics.mase([5.0], [5.0], flat) == 0.0 and statistics.mase([5.0], [6.0], flat) == float("inf")
-    with pytest.raises(ValueError, match="no seasonal difference"):
-        statistics.mase_scale(training, season=4)
+def test_without_lags_the_test_across_origins_is_the_one_sample_t_test():
+    """H = 1: no overlap, and Harvey-Leybourne-Newbold's factor turns the DM statistic into Student's t."""
+    rng = np.random.default_rng(3)
+    a, b = rng.random(25), rng.random(25) + 0.2
+    test = statistics.diebold_mariano(a, b, lags=0)
+    expected = stats.ttest_1samp(a - b, 0.0)
+    assert test["usable"] and test["origins"] == 25 and test["variance"] == "rectangular"
+    assert test["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
+    assert test["p_value"] == pytest.approx(expected.pvalue, rel=1e-10)
+
+
+def test_with_lags_the_variance_adds_the_autocovariances_of_overlapping_horizons():
+    rng = np.random.default_rng(4)
+    d = np.convolve(rng.normal(size=43), np.ones(4) / 4, mode="valid") + 1.0  # MA(3): overlapping 4-step errors
+    test = statistics.diebold_mariano(d, np.zeros(len(d)), lags=3)
+    n, centered = len(d), d - d.mean()
+    gamma = [centered[k:] @ centered[: n - k] / n for k in range(4)]
+    statistic = d.mean() / np.sqrt((gamma[0] + 2 * sum(gamma[1:])) / n) * np.sqrt((n + 1 - 8 + 12 / n) / n)
+    assert test["statistic"] == pytest.approx(statistic, rel=1e-10)
+    assert test["p_value"] == pytest.approx(2 * stats.t.sf(abs(statistic), n - 1), rel=1e-10)
+    assert statistics.origins_verdict("a", "b", test, test["p_value"], 0.05) == "b better than a"
+
+
+def test_too_few_origins_or_no_positive_variance_make_the_test_unusable():
+    few = statistics.diebold_mariano([1.0, 2.0, 3.0, 4.0, 5.0], [0.0] * 5, lags=2)
+    assert not few["usable"] and few["p_value"] is None and "fewer than 2H = 6" in few["reason"]
+    flat = statistics.diebold_mariano([1.0] * 20, [0.0] * 20, lags=1)
+    assert not flat["usable"] and "does not vary" in flat["reason"]
+    alternating = statistics.diebold_mariano([1.3, -1.0] * 10, [0.0] * 20, lags=1)  # the lag-1 covariance cancels
+    assert alternating["usable"] and alternating["variance"] == "bartlett"  # the weights that stay positive
+    d = np.array([1.3, -1.0] * 10) - 0.15
+    gamma = [d @ d / 20, d[1:] @ d[:-1] / 20]
+    assert alternating["statistic"] == pytest.approx(0.15 / np.sqrt((gamma[0] + gamma[1]) / 20) * np.sqrt(17.1 / 20))
+    assert statistics.origins_verdict("a", "b", few, None, 0.05).startswith("unusable: 5 origins")
+
+
+def test_a_verdict_needs_both_tests():
+    both = statistics.both_agree
+    assert both("a better than b", "a better than b") == "a better than b"
+    assert both("a better than b", "b better than a") == "no verdict: the tests across seeds and across origins disagree"
+    assert both("no detectable difference with 10 seeds", "a better than b") == (
+        "no detectable difference across both (only across origins: a better than b)")
+    assert both("a better than b", "unusable: 5 origins, fewer than 2H = 6") == (
+        "no verdict: the test across origins is unusable here")
+    assert both("no detectable difference with 10 seeds", "no detectable difference across 30 origins") == (
+        "no detectable difference")

@@ -77,6 +77,9 @@ def test_bad_tune_params_name_key_value_and_what_is_allowed(default_params, key,
     assert [problem[: len(expected)] for problem in validate(default_params)] == [expected]
 
 
+ONE_LOOP = {"horizon": 49, "origins": {"validation": [11], "holdout": []}}  # the tutorial's: one loop chooses
+
+
 def test_a_diverging_candidate_scores_worst_and_the_search_trains_the_same_budget(small_windows):
     """The real search: a tiny SimpleRNN, two candidates at an SGD rate that must diverge."""
     from stages.generate import damped_oscillation
@@ -90,7 +93,7 @@ def test_a_diverging_candidate_scores_worst_and_the_search_trains_the_same_budge
     signal = damped_oscillation(5.0, 5, 60)
     with executor() as place:
         result = search("damped-simple_rnn", spec, train, tune, small_windows,
-                        lambda: scorer(spec, signal, {"scale": "none"}, 10, (11, 49)), place)
+                        lambda: scorer(spec, signal, {"scale": "none"}, 10, ONE_LOOP), place)
     assert [c["scores"][0] is None for c in result["candidates"]] == [False, True, True]
     assert result["chosen"]["index"] == 0 and result["chosen"]["train"] == {**candidates(tune)[0], "epochs": 3}
     assert [rung["trained"] for rung in result["rungs"]] == [[0, 1, 2], [0]]
