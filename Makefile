@@ -68,12 +68,14 @@ bench-cluster: install
 	unshare -n -- bash -c 'ip link set lo up && exec python -m benchmarks.cluster'
 
 # `dvc exp show` in 120 columns (<series>.<model>.rmse names are long): the params that differ between experiments and each model's
-# closed-loop rmse on one series (EXPS_SERIES; the mean across seeds); no dates, executors, hashes of
-# data, models and code, or other metrics (every column not named after a params section, except
-# <EXPS_SERIES>.<model>.rmse). EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
+# EXPS_METRIC on one series (EXPS_SERIES; the mean across seeds; rmse: the closed loop, rolling_rmse: the
+# rolling-origin score the verdicts use, 140 columns wide); no dates, executors, hashes of data, models and code,
+# or other metrics (every column not named after a params section, except <EXPS_SERIES>.<model>.<EXPS_METRIC>).
+# EXP_ARGS adds options, e.g. EXP_ARGS=--csv.
 .PHONY: exps vega-page
 EXPS_SERIES ?= sunspots
-EXPS_DROP = Created|State|Executor|(data|models|metrics|stages)(/|$$)|(?!(signal|series|windows|train|models|tune|evaluate|plots)\.)(?!$(EXPS_SERIES)\.[a-z0-9_]+\.rmse$$)[a-z0-9_]+\..+
+EXPS_METRIC ?= rmse
+EXPS_DROP = Created|State|Executor|(data|models|metrics|stages)(/|$$)|(?!(signal|series|windows|train|models|tune|evaluate|plots)\.)(?!$(EXPS_SERIES)\.[a-z0-9_]+\.$(EXPS_METRIC)$$)[a-z0-9_]+\..+
 exps:
 	dvc exp show --no-pager --only-changed --drop '$(EXPS_DROP)' $(EXP_ARGS)
 

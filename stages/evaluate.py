@@ -63,8 +63,8 @@ def closed_loop_metrics(x, truth, prediction, threshold):
     # Relative to the truth's; a truth without oscillation (a horizon of a step or two) is matched only by none.
     frequency_error = abs(frequency - truth_frequency) / truth_frequency if truth_frequency else float(frequency != 0)
     return {
-        "rmse": rounded(np.sqrt(np.mean(error**2))),
-        "mae": rounded(np.mean(error)),
+        "rmse": rounded(scores.rmse(truth, prediction)),
+        "mae": rounded(scores.mae(truth, prediction)),
         "max_abs_error": rounded(np.max(error)),
         "valid_steps": int(exceeded[0]) if len(exceeded) else len(error),
         "correlation": rounded(correlation(prediction, truth)),

@@ -281,6 +281,17 @@ def answer(name, metrics, tuned, names, n_seeds, alpha):
     return lines
 
 
+def yardstick_verdicts(y, alpha):
+    """(across seeds, across origins or None, the verdict) of the best network against the best baseline."""
+    seeds = statistics.yardstick_verdict(y["network"], y["baseline"], y["network_ci_low"], y["network_ci_high"],
+                                         y["baseline_score"])
+    origins = y.get("origins")
+    if origins is None:
+        return seeds, None, seeds
+    across = statistics.origins_verdict(y["network"], y["baseline"], origins, origins["p_value"], alpha)
+    return seeds, across, statistics.both_agree(seeds, across)
+
+
 def yardstick_lines(metrics, tuned, alpha):
     """The first lines of a series' section: the best network against the best classical baseline, across seeds
     and, with a hold-out, across origins."""
@@ -288,13 +299,8 @@ def yardstick_lines(metrics, tuned, alpha):
     for label, m in (("at the tutorial's settings", metrics), ("tuned", tuned["metrics"] if tuned else None)):
         if m is None:
             continue
-        y = m["yardstick"]
-        seeds = statistics.yardstick_verdict(y["network"], y["baseline"], y["network_ci_low"], y["network_ci_high"],
-                                             y["baseline_score"])
-        origins = y.get("origins")
-        across = statistics.origins_verdict(y["network"], y["baseline"], origins, origins["p_value"], alpha) \
-            if origins else None
-        text = seeds if across is None else statistics.both_agree(seeds, across)
+        y, origins = m["yardstick"], m["yardstick"].get("origins")
+        seeds, across, text = yardstick_verdicts(y, alpha)
         tests = "" if across is None else (
             f" Across seeds: {seeds}; across origins: {across} (DM "
             + (f"{number(origins['statistic'])}, p = {number(origins['p_value'])}" if origins["usable"] else "unusable")

@@ -24,10 +24,11 @@ TRAIN = ["damped", "gru", "data/damped/windows.npz", "models/gru", "metrics/hist
 FORECAST = [
     "damped",
     "gru",
-    *(f"data/damped/{name}" for name in ("fit.csv", "holdout.csv", "scaling.json", "windows.npz")),
+    *(f"data/damped/{name}" for name in ("fit.csv", "holdout.csv", "protocol.json", "scaling.json")),
     "models/gru",
     "metrics/forecast/gru",
     "metrics/one_step/gru",
+    "metrics/rolling/gru",
 ]
 
 

@@ -21,8 +21,7 @@ import pytest
 import yaml
 
 from stages.params import SERIES_SCHEMA
-from stages.report import number, verdicts
-from stages.statistics import yardstick_verdict
+from stages.report import number, verdicts, yardstick_verdicts
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("signal", "series", "windows", "train", "models", "tune", "evaluate", "plots")
@@ -167,29 +166,38 @@ def results_tables(text):
     return tables
 
 
-def rmse_cell(metrics, name):
-    m = metrics[name]
-    return f"{number(m['rmse'])} [{number(m['rmse_ci_low'])}, {number(m['rmse_ci_high'])}]"
+def score_cell(metrics, name):
+    """A model's mean verdict score (the rolling-origin RMSE with a hold-out) and its CI."""
+    m, metric = metrics[name], metrics["protocol"]["verdict_metric"]
+    return f"{number(m[metric])} [{number(m[metric + '_ci_low'])}, {number(m[metric + '_ci_high'])}]"
 
 
-def verdict_cell(metrics, pair, text):
-    return f"**{text}** (p = {number(metrics['comparisons']['_vs_'.join(pair)]['p_holm'])})"
+def across_origins(origins):
+    """The test across origins' p-value (Holm-corrected for a pair), where the series holds values out."""
+    if origins is None:
+        return ""
+    return "; across origins: " + (number(origins.get("p_holm", origins["p_value"])) if origins["usable"] else "unusable")
 
 
-def yardstick_cell(metrics):
+def verdict_cell(metrics, pair, verdict):
+    c = metrics["comparisons"]["_vs_".join(pair)]
+    return f"**{verdict[2]}** (p = {number(c['p_holm'])}{across_origins(c.get('origins'))})"
+
+
+def yardstick_cell(metrics, alpha):
     y = metrics["yardstick"]
-    text = yardstick_verdict(y["network"], y["baseline"], y["network_rmse_ci_low"], y["network_rmse_ci_high"],
-                             y["baseline_rmse"])
-    return (f"**{text}**: {y['network']} {number(y['network_rmse'])} [{number(y['network_rmse_ci_low'])}, "
-            f"{number(y['network_rmse_ci_high'])}], {y['baseline']} {number(y['baseline_rmse'])}")
+    return (f"**{yardstick_verdicts(y, alpha)[2]}**: {y['network']} {number(y['network_score'])} "
+            f"[{number(y['network_ci_low'])}, {number(y['network_ci_high'])}], {y['baseline']} "
+            f"{number(y['baseline_score'])}{across_origins(y.get('origins'))}")
 
 
 # The yardstick table's columns: the best network against the best classical baseline.
-YARDSTICK = {"at the tutorial's settings": lambda m, t: yardstick_cell(m), "tuned": lambda m, t: yardstick_cell(t)}
+YARDSTICK = {"at the tutorial's settings": lambda m, t, a: yardstick_cell(m, a),
+             "tuned": lambda m, t, a: yardstick_cell(t, a)}
 # A results table's columns, by heading: what the cell must be, from (metrics, tuned metrics, verdict texts).
 COLUMNS = {
-    "RMSE at the tutorial's settings, mean [95 % CI]": lambda name, m, t, v: rmse_cell(m, name),
-    "RMSE tuned, mean [95 % CI]": lambda name, m, t, v: rmse_cell(t, name),
+    "at the tutorial's settings, mean [95 % CI]": lambda name, m, t, v: score_cell(m, name),
+    "tuned, mean [95 % CI]": lambda name, m, t, v: score_cell(t, name),
     "at the tutorial's settings": lambda pair, m, t, v: verdict_cell(m, pair, v[0][pair]),
     "tuned": lambda pair, m, t, v: verdict_cell(t, pair, v[1][pair]),
 }
@@ -214,7 +222,8 @@ def result_problems(root):
             if header[0] == "yardstick":
                 for row in body:
                     for heading, cell in zip(header[1:], row[1:]):
-                        expected = YARDSTICK[heading](metrics, tuned) if heading in YARDSTICK else "(unknown column)"
+                        expected = (YARDSTICK[heading](metrics, tuned, alpha) if heading in YARDSTICK
+                                    else "(unknown column)")
                         if cell != expected:
                             problems.append(f"README.md: results of {series}, yardstick, {heading!r}: {cell!r}; "
                                             f"metrics/series/{series} gives {expected!r}")
@@ -343,7 +352,7 @@ def test_an_edited_verdict_fails(project):
     readme = project / "README.md"
     text = readme.read_text()
     start = text.index("<!-- results: ")
-    verdict = re.compile(r"\*\*(no detectable difference with \d+ seeds|\w+ better than \w+)\*\*")
+    verdict = re.compile(r"\*\*(no detectable difference[^*]*|\w+ better than \w+)\*\*")
     match = verdict.search(text, start)
     readme.write_text(text[: match.start()] + "**all the same**" + text[match.end():])
     assert any("**all the same**" in p for p in result_problems(project))
