@@ -232,7 +232,7 @@ class RayMessages:
     def __init__(self, ray):
         context = ray.get_runtime_context()
         self.path = Path(context.get_temp_dir()) / context.get_session_name() / "logs" / f"driver-{os.getpid()}.out"
-        self.file = open(self.path, "a", buffering=1)
+        self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 (open while the stage drives the cluster)
         self.streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = (ByThread(stream, self.file) for stream in self.streams)
 
