@@ -99,14 +99,15 @@ def wait_until(condition, timeout, what):
         time.sleep(0.5)
 
 
-def kill(cluster, node):
-    """SIGKILL a worker node's processes once the last 20 lines of every raylet's log (the lines Ray sends
-    the driver) hold a [state-dump]: its own, and the head's raylet.out, whose tail Ray sends here (the
+def kill(cluster, *nodes):
+    """SIGKILL worker nodes' processes once the last 20 lines of every raylet's log (the lines Ray sends
+    the driver) hold a [state-dump]: theirs, and the head's raylet.out, whose tail Ray sends here (the
     nodes of one machine share a log directory)."""
-    logs = list(Path(node.get_logs_dir_path()).glob("raylet*.out"))
+    logs = list(Path(nodes[0].get_logs_dir_path()).glob("raylet*.out"))
     wait_until(lambda: all("[state-dump]" in "".join(log.read_text().splitlines()[-20:]) for log in logs), 30,
                "a [state-dump] in the tail of every raylet's log")
-    cluster.remove_node(node, allow_graceful=False)
+    for node in nodes:
+        cluster.remove_node(node, allow_graceful=False)
 
 
 def assert_one_line_per_lost_node(output, victims, epochs):
@@ -182,8 +183,7 @@ def test_a_cluster_without_cpus_stops_the_stage_within_the_limit_and_keeps_the_o
         process = repro_fault_stage(repo, emptied.address, CLUSTER_WAIT_LIMIT=str(limit))
         wait_until(lambda: free_cpus(emptied) == 0, 120, "both seeds to be training")
         victims = list(emptied.worker_nodes)
-        for node in victims:
-            kill(emptied, node)
+        kill(emptied, *victims)
         removed = time.monotonic()
         output, _ = process.communicate(timeout=limit + 60)
         print(output)  # the stage's whole output, for the record (pytest -s)
