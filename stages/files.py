@@ -5,6 +5,7 @@ place, so an interrupted stage leaves either the old file or the new one. Format
 timestamps, absolute paths or dict-order drift.
 """
 
+import errno
 import io
 import json
 import os
@@ -18,19 +19,37 @@ from stages.cli import UserError
 
 # A fixed date for zip members: np.savez would stamp the wall clock into every entry.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Writes the machine refuses, not the user's input: what to do about each.
+FREE_SPACE, FIX_PERMISSIONS = "free some space on its disk", "make its directory writable"
+REFUSED_WRITES = {errno.ENOSPC: FREE_SPACE, errno.EDQUOT: FREE_SPACE, errno.EACCES: FIX_PERMISSIONS,
+                  errno.EPERM: FIX_PERMISSIONS, errno.EROFS: FIX_PERMISSIONS}
+REPLACED = []  # the outputs this process has renamed into place, for the message of a refused write after them
 
 
 def write_bytes(path, data):
+    """Write data beside path and rename it into place; a write the machine refuses (a full disk, no
+    permission) ends the stage with one message: the path, what the outputs are now, what to do."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+            REPLACED.append(path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as error:
+        if error.errno not in REFUSED_WRITES:
+            raise
+        outputs = (f"{len(REPLACED)} output(s) written before it are new, the others" if REPLACED else
+                   "The outputs are")
+        raise UserError(
+            f"cannot write {path}: {error.strerror}. {outputs} the last good ones, unchanged (no file is half-written; "
+            f"dvc.lock is as before). {REFUSED_WRITES[error.errno].capitalize()}, then run dvc repro again."
+        ) from None
 
 
 def write_text(path, text):

@@ -137,3 +137,33 @@ def test_bad_params_stop_a_stage_run_directly_before_it_writes(workdir):
     edit_params(workdir, {"train.epochs": "many"})
     assert_clean_failure(stage(workdir, "train", *TRAIN), "train.epochs = 'many': must be an integer >= 1")
     assert snapshot(workdir) == before
+
+
+# In a mount namespace of its own (needs root): `disk` is a 1 MB tmpfs holding a copy of models/gru, full or
+# read-only, where the stage writes its weights; then whether the copy still equals models/gru.
+REFUSED_WRITE = """
+mkdir disk && mount -t tmpfs -o size=1m tmpfs disk && cp -a models/gru disk/gru
+{refuse}
+python -m stages.train damped gru data/damped/windows.npz disk/gru metrics/history/gru
+status=$?
+rm -f disk/full
+diff -r disk/gru models/gru || exit 99
+exit $status
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a tmpfs in a mount namespace (unshare -m)")
+@pytest.mark.parametrize("refuse, reason, advice", [
+    ("head -c 2M /dev/zero > disk/full 2>/dev/null", "No space left on device", "Free some space on its disk"),
+    ("mount -o remount,ro disk", "Read-only file system", "Make its directory writable"),
+], ids=["full", "read-only"])
+def test_a_write_the_machine_refuses_is_one_line_and_keeps_the_last_outputs(workdir, refuse, reason, advice):
+    before = snapshot(workdir)
+    result = subprocess.run(["unshare", "-m", "--", "bash", "-c", REFUSED_WRITE.format(refuse=refuse)], check=False,
+                            cwd=workdir, env={**os.environ, "PYTHONPATH": str(workdir)}, capture_output=True, text=True)
+    assert result.returncode == 1, result.stdout + result.stderr  # 99: the weights on disk changed
+    assert result.stderr.splitlines() == [(
+        f"error: cannot write disk/gru/seed_0.npz: {reason}. The outputs are the last good ones, unchanged (no file "
+        f"is half-written; dvc.lock is as before). {advice}, then run dvc repro again."
+    )], result.stderr
+    assert snapshot(workdir) == before
