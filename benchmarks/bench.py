@@ -412,7 +412,7 @@ def parse_options(argv, prog, description, output_help):
     down to a tiny run."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--epochs", type=int, default=params["train"]["epochs"], help="train.epochs, and the tutorial fit")
+    parser.add_argument("--epochs", type=int, default=params["train"]["epochs"], help="train.epochs, also the tutorial")
     parser.add_argument("--seeds", type=int, default=len(params["train"]["seeds"]), help="train.seeds: [0 .. N-1]")
     parser.add_argument("--models", type=lambda text: text.split(","), default=list(params["models"]),
                         help=f"comma-separated, of {', '.join(LAYERS)}")
