@@ -2,10 +2,12 @@
 
 A tiny benchmark still runs every `dvc repro` it times, cold and warm: the whole pipeline about six times,
 minutes even with one model, 2 epochs and 2 seeds. So the whole runs are in the slow tier and the cluster
-tier; the fast tier runs the workers that compare the stages' own functions with the tutorial's way.
+tier; the fast tier runs the workers that compare the stages' own functions with the tutorial's way, and
+checks the bench's parts against the stages in dvc.yaml.
 """
 
 import argparse
+import fnmatch
 import re
 import socket
 import subprocess
@@ -13,8 +15,8 @@ import sys
 
 import pytest
 
-from benchmarks.bench import HEADING, run_worker
-from tests.dvc_repo import ROOT, environment
+from benchmarks.bench import HEADING, PARTS, run_worker
+from tests.dvc_repo import ROOT, dvc, environment
 
 TINY = ["--epochs", "2", "--seeds", "2", "--models", "gru", "--points", "40",
         "-S", "tune.candidates=2", "-S", "tune.rungs=[1, 2]", "-S", "tune.seeds=[100]"]
@@ -33,6 +35,14 @@ def test_a_worker_trains_and_forecasts_the_tutorials_curve(kind, tmp_path):
     result = run_worker(kind, "gru", argparse.Namespace(epochs=2, points=40), jax_cache=tmp_path)
     assert result["fit_s"] > 0 and result["loop_s"] > 0
     assert 0 < result["rmse"] < 1  # the curve's values lie in [-1, 1]
+
+
+def test_every_stage_is_in_one_part_and_the_tutorials_part_is_what_evaluate_damped_needs():
+    names = dvc(ROOT, "stage", "list", "--name-only").stdout.split()
+    parts = {part: {n for n in names if any(fnmatch.fnmatchcase(n, glob) for glob in globs)}
+             for part, globs in PARTS.items()}
+    assert sorted(n for stages in parts.values() for n in stages) == sorted(names)
+    assert parts["tutorial"] == set(re.findall(r'"([^"]+)"', dvc(ROOT, "dag", "--dot", "evaluate@damped").stdout))
 
 
 @pytest.mark.slow
