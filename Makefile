@@ -58,6 +58,7 @@ BASE ?= main
 report: install
 	bash .ci/report $(BASE)
 
+# BENCH_ARGS: the options of both benchmarks, e.g. a tiny run (benchmarks/bench.py; tests/test_bench.py runs one).
 bench: install
 	python -m benchmarks.bench $(BENCH_ARGS)
 	$(MAKE) bench-cluster
@@ -65,7 +66,7 @@ bench: install
 # train@ on a local Ray cluster vs the local workers. In a network namespace with loopback only (needs
 # root): Ray would otherwise swap 127.0.0.1 for the machine's outward address.
 bench-cluster: install
-	unshare -n -- bash -c 'ip link set lo up && exec python -m benchmarks.cluster'
+	unshare -n -- bash -c 'ip link set lo up && exec python -m benchmarks.cluster $(BENCH_ARGS)'
 
 # `dvc exp show` in 120 columns (<series>.<model>.rmse names are long): the params that differ between experiments and each model's
 # EXPS_METRIC on one series (EXPS_SERIES; the mean across seeds; rmse: the closed loop, rolling_rmse: the
