@@ -77,3 +77,14 @@ def test_the_tiny_cluster_bench_replaces_its_section(tmp_path):
     assert re.search(rf"\| `dvc repro -f -s train@damped-gru`, 2 seeds \| {SECONDS} \| {SECONDS} \|", text)
     assert re.search(r"Per-task overhead on the cluster: \*\*\d+\.\d ms\*\*", text)
     assert re.search(rf"\| `dvc repro -f` \|( {SECONDS} \|){{5}}$", text, re.MULTILINE)  # the projection
+
+
+def test_the_rolling_origin_benchmark_runs_on_a_tiny_model():
+    """python -m benchmarks.rolling, tiny: one model of 4 units, 2 seeds; every row of its table measured."""
+    result = subprocess.run([sys.executable, "-m", "benchmarks.rolling", "--seeds", "2", "--units", "4", "--models",
+                             "gru"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = result.stdout.splitlines()
+    assert rows[2].startswith("| forecast@sunspots-gru: 2 seeds × 45 origins × H = 11, one call | ")
+    assert rows[3].startswith("| baselines@sunspots: every baseline from every origin of both spans")
+    assert all(re.search(r"\d+\.\d+ m?s", row) for row in rows[2:])
