@@ -55,7 +55,7 @@ def test_the_tiny_bench_writes_every_part_and_keeps_the_cluster_section(tmp_path
     measured = rf"\| — \| {SECONDS} \| {SECONDS} \|"  # no tutorial counterpart; cold, warm
     for part in ("tutorial's settings on its curve, forced up to evaluate@damped", "sunspots", "tuning",
                  "plots and report", "of which baselines"):
-        assert re.search(rf"\| {re.escape(part)} \(.*\): \d+% / \d+% of the whole \| ({SECONDS}|—) \| {SECONDS} "
+        assert re.search(rf"\| {re.escape(part)} \(.*: \d+% / \d+% of the whole \| ({SECONDS}|—) \| {SECONDS} "
                          rf"\| {SECONDS} \|", text), part
     assert re.search(rf"\| `dvc repro --force`, the whole: .* {measured}", text)
     assert re.search(rf"\| train@damped-gru stage, 2 seeds vs tutorial fit × 2 \| {SECONDS} \| {SECONDS} \|", text)
