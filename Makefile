@@ -28,11 +28,12 @@ PYTEST_PARALLEL := -n auto
 test: install
 	python -m pytest $(PYTEST_PARALLEL) --dist loadgroup -m "not slow and not cluster"
 
-# Every tier, with the slowest tests listed. Both pytest workers and the cluster tier share one build of
-# each tiny project (TEST_PROJECTS: tests/conftest.py), removed at the end.
+# Every tier, with the slowest tests listed. Files with the most slow tests start first (tests/conftest.py;
+# xdist would start with those of most tests), so that no worker ends alone on a long one. Both pytest
+# workers and the cluster tier share one build of each tiny project (TEST_PROJECTS), removed at the end.
 test-all: install
 	projects=$$(mktemp -d) && trap 'rm -rf "$$projects"' EXIT && export TEST_PROJECTS=$$projects && \
-	python -m pytest $(PYTEST_PARALLEL) --dist loadfile -m "not cluster" --durations=20 && \
+	python -m pytest $(PYTEST_PARALLEL) --dist loadfile --no-loadscope-reorder -m "not cluster" --durations=20 && \
 	$(MAKE) --no-print-directory test-cluster
 
 # Ray's cluster tests in a network namespace with only loopback (needs root): Ray would otherwise

@@ -154,6 +154,7 @@ def yardstick(metrics, per_seed, classical, best_baseline, losses, protocol, con
     p_seed_better: the share of seeds below the baseline, with its Clopper-Pearson CI. With a hold-out, across
     origins too: the test of the network's seed-mean loss per origin against the baseline's."""
     network, metric = best_network(per_seed), verdict_metric(protocol)
+    scaled = "rolling_mase" if protocol["held_out"] else "mase"  # the same errors, scaled
     target = classical[best_baseline][metric]
     values = [m[metric] for m in per_seed[network].values()]
     better = sum(value < target for value in values)
@@ -161,11 +162,11 @@ def yardstick(metrics, per_seed, classical, best_baseline, losses, protocol, con
     across_origins = {"origins": origins_test(losses[network], losses[best_baseline], protocol)} if losses else {}
     return {
         "metric": metric, "baseline": best_baseline, "baseline_score": target,
-        "baseline_mase": classical[best_baseline]["rolling_mase" if protocol["held_out"] else "mase"],
+        "baseline_mase": classical[best_baseline][scaled],
         "network": network,
         "network_score": metrics[network][metric], "network_ci_low": metrics[network][f"{metric}_ci_low"],
         "network_ci_high": metrics[network][f"{metric}_ci_high"],
-        "network_mase": metrics[network]["rolling_mase" if protocol["held_out"] else "mase"],
+        "network_mase": metrics[network][scaled],
         "p_seed_better": rounded(better / len(values)), "p_seed_better_ci_low": rounded(low),
         "p_seed_better_ci_high": rounded(high), **across_origins,
     }

@@ -16,6 +16,7 @@ import platform
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -110,27 +111,34 @@ class RayCluster(Executor):
     it sees trainings that wait for a CPU that no node offers."""
 
     def __init__(self, address):
+        # Ray holds back repeated lines and prints them at shutdown from this thread: print each at once (to
+        # Ray's log, see RayMessages), whole, with no "[repeated 3x across cluster]" summary.
+        os.environ["RAY_DEDUP_LOGS"] = "0"
         import ray
 
         self.ray, self.address = ray, address
         self.wait_limit = wait_limit()
         connect(ray, address)
+        self.messages = RayMessages(ray)
         self.expected = node_facts()
         self.remote = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming")(checked_task)
         self.pending = {}  # the task of each training not yet finished: its generator -> the job's index
+        self.lost = set()  # nodes reported lost
 
     def where(self, n_jobs):
         return f"the Ray cluster at {self.address} ({self.cpus()} CPUs)"
 
     def cpus(self):
-        return int(self.ray.cluster_resources().get("CPU", 0))
+        """CPUs of the nodes alive and not lost: the cluster lists a lost node as alive for a while."""
+        return int(sum(node["Resources"].get("CPU", 0) for node in self.ray.nodes()
+                       if node["Alive"] and node["NodeID"] not in self.lost))
 
     def completed(self, task, jobs, progress):
         self.submit = lambda index: self.remote.remote(self.expected, task, *jobs[index])
         self.pending = {self.submit(index): index for index in range(len(jobs))}
         self.running = {}  # index -> node id, from the task's first item
         self.retries, self.waiting_since, self.said_wait = [RETRIES] * len(jobs), None, False
-        self.seen, self.lost = set(), set()  # nodes seen alive during the stage; those reported lost
+        self.seen = set()  # nodes seen alive during the stage
         nodes = set()
         while self.pending:
             ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=TICK)
@@ -169,16 +177,16 @@ class RayCluster(Executor):
         self.retries[index] -= 1
         node = self.running.pop(index, None)
         nodes = {n["NodeID"]: n for n in self.ray.nodes()}
-        if node is not None and nodes[node]["Alive"]:  # only the worker process died (killed, out of memory)
-            progress.say(f"a training's worker on {node_name(nodes[node])} died; it runs again: "
-                         f"{self.retries[index]} of {RETRIES} retries left")
         # A task lost before it said where it runs was on a node lost since the stage saw it alive.
         for lost in [node] if node is not None else self.seen:
-            if not nodes[lost]["Alive"] and lost not in self.lost:
+            if lost not in self.lost and not alive(nodes[lost]):
                 self.lost.add(lost)
                 left = min([self.retries[index]] + [self.retries[i] - 1 for i, n in self.running.items() if n == lost])
                 progress.say(f"{node_name(nodes[lost])} lost; its trainings run again elsewhere: {left} of {RETRIES} "
-                             "retries left")
+                             f"retries left; Ray's messages: {self.messages.path}")
+        if node is not None and node not in self.lost:  # only the worker process died (killed, out of memory)
+            progress.say(f"a training's worker on {node_name(nodes[node])} died; it runs again: "
+                         f"{self.retries[index]} of {RETRIES} retries left; Ray's messages: {self.messages.path}")
         self.pending[self.submit(index)] = index
 
     def watch_cpus(self, progress):
@@ -212,6 +220,55 @@ class RayCluster(Executor):
         for generator in self.pending:
             self.ray.cancel(generator, force=True)
         self.ray.shutdown()
+        self.messages.close()
+
+
+class RayMessages:
+    """What Ray's driver prints from threads of its own goes to a file in Ray's log directory, not into the
+    stage's output: the cluster's error messages (a raylet that died, with the tail of its log; a node
+    marked dead), which Ray prints whatever log_to_driver says. The stage's own lines come from the main
+    thread and go where they always did."""
+
+    def __init__(self, ray):
+        context = ray.get_runtime_context()
+        self.path = Path(context.get_temp_dir()) / context.get_session_name() / "logs" / f"driver-{os.getpid()}.out"
+        self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 (open while the stage drives the cluster)
+        self.streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = (ByThread(stream, self.file) for stream in self.streams)
+
+    def close(self):
+        sys.stdout, sys.stderr = self.streams
+        self.file.close()
+
+
+class ByThread:
+    """A stream that writes the main thread's text to stream and every other thread's to other."""
+
+    def __init__(self, stream, other):
+        self.stream, self.other = stream, other
+
+    def write(self, text):
+        main = threading.current_thread() is threading.main_thread()
+        return (self.stream if main else self.other).write(text)
+
+    def flush(self):
+        self.stream.flush()
+        self.other.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding: the stream's own
+        return getattr(self.stream, name)
+
+
+def alive(node):
+    """Whether a node (one of ray.nodes()) is alive: listed so, and its raylet answers. The cluster marks a
+    node dead only after its health checks have failed for a while, but a killed raylet's port refuses at once."""
+    if not node["Alive"]:
+        return False
+    try:
+        socket.create_connection((node["NodeManagerAddress"], node["NodeManagerPort"]), timeout=TICK).close()
+    except OSError:
+        return False
+    return True
 
 
 def node_name(node):

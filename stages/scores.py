@@ -86,6 +86,5 @@ def origin_losses(table, span):
     """Per origin of the span, in order: the mean squared error over its H steps (the loss the test across
     origins compares)."""
     rows = table[table["span"] == span]
-    errors = (rows["prediction"].to_numpy() - rows["truth"].to_numpy()) ** 2
-    return [math.fsum(errors[rows["origin"].to_numpy() == t]) / int(np.sum(rows["origin"].to_numpy() == t))
-            for t in sorted(set(rows["origin"]))]
+    errors = (rows["prediction"] - rows["truth"]) ** 2
+    return [math.fsum(group) / len(group) for _, group in errors.groupby(rows["origin"], sort=True)]
