@@ -103,7 +103,8 @@ def wait_until(condition, timeout, what):
 
 def kill(cluster, *nodes):
     """SIGKILL worker nodes' processes once every raylet of the cluster has written a [state-dump] to its log
-    since the stage started: the tail Ray sends then holds the periodic dumps, not just the raylet's start."""
+    since this call (the stage's trainings running): the tail Ray sends then holds the periodic dumps, not
+    just the raylet's start."""
     logs = list(Path(nodes[0].get_logs_dir_path()).glob("raylet*.out"))
     sizes = {log: log.stat().st_size for log in logs}
     wait_until(lambda: all("[state-dump]" in read_from(log, sizes[log]) for log in logs), 30,
