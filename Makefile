@@ -29,12 +29,16 @@ test: install
 	python -m pytest $(PYTEST_PARALLEL) --dist loadgroup -m "not slow and not cluster"
 
 # Every tier, with the slowest tests listed. Files with the most slow tests start first (tests/conftest.py;
-# xdist would start with those of most tests), so that no worker ends alone on a long one. Both pytest
-# workers and the cluster tier share one build of each tiny project (TEST_PROJECTS), removed at the end.
+# xdist would start with those of most tests), so that no worker ends alone on a long one. The cluster tier
+# runs beside the other two (much of its time is spent waiting: for nodes, dumps, limits), its output shown
+# after theirs. All share one build of each tiny project (TEST_PROJECTS), removed at the end.
 test-all: install
 	projects=$$(mktemp -d) && trap 'rm -rf "$$projects"' EXIT && export TEST_PROJECTS=$$projects && \
-	python -m pytest $(PYTEST_PARALLEL) --dist loadfile --no-loadscope-reorder -m "not cluster" --durations=20 && \
-	$(MAKE) --no-print-directory test-cluster
+	{ $(MAKE) --no-print-directory test-cluster >"$$projects/cluster.log" 2>&1 & cluster=$$!; } && \
+	{ python -m pytest $(PYTEST_PARALLEL) --dist loadfile --no-loadscope-reorder -m "not cluster" --durations=20; \
+	  tiers=$$?; wait $$cluster; clustered=$$?; \
+	  echo "--- the cluster tier (make test-cluster), run beside the tiers:"; cat "$$projects/cluster.log"; \
+	  [ $$tiers -eq 0 ] && [ $$clustered -eq 0 ]; }
 
 # Ray's cluster tests in a network namespace with only loopback (needs root): Ray would otherwise
 # swap 127.0.0.1 for the machine's outward address, and nothing here may reach the network.

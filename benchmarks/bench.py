@@ -244,7 +244,8 @@ def stage_timings(args):
             return run_timed(command, copy, env)
 
         repro = ["dvc", "repro"]
-        times = {"fresh": timed(repro, cold=True), "noop": {"warm": timed(repro, cold=False)}}
+        # The copy's first run computes every stage on an empty cache: the whole pipeline's cold time.
+        times = {"full": {"cold": timed(repro, cold=True)}, "noop": {"warm": timed(repro, cold=False)}}
         commands = {
             "full": [*repro, "--force"],
             **{part: [*repro, "-f", "-s", "--glob", *stages] for part, stages in PARTS.items()},
@@ -255,14 +256,15 @@ def stage_timings(args):
             **{f"forecast@{m}": [*repro, "-f", "-s", f"forecast@damped-{m}"] for m in args.models},
         }
         for key, command in commands.items():
-            times[key] = {"warm": timed(command, cold=False)}
+            times.setdefault(key, {})["warm"] = timed(command, cold=False)
         times["seeds"] = {}
         for n in [n for n in SEED_COUNTS if n < args.seeds] + [args.seeds]:  # train@<first model>, warm cache
             set_params(copy, {"train.seeds": list(range(n))})
             times["seeds"][n] = timed(commands["train"], cold=False)
         # Cold runs last: each empties the cache, so a warm run after them would compile again.
         for key, command in commands.items():
-            times[key]["cold"] = timed(command, cold=True)
+            if "cold" not in times[key]:  # the whole pipeline's is the copy's first run
+                times[key]["cold"] = timed(command, cold=True)
     return times
 
 
@@ -321,9 +323,8 @@ def report_rows(args, base, ours, stages):
         rows.append(row(f"{key} ({', '.join(PARTS[key])}): {share(key)} of the whole", None, *stage(key)))
     rows.append(row(f"of which baselines ({', '.join(BASELINE_STAGES)}, in the series' parts above): "
                     f"{share('baselines')} of the whole", None, *stage("baselines")))
-    rows.append(row("`dvc repro --force`, the whole: two series, tutorial settings, baselines, tuning, plots, report",
-                    None, *stage("full"), "≤ 12 min", lambda s, r: s <= 720))
-    rows.append(row("`dvc repro` on a fresh copy (the whole pipeline)", None, stages["fresh"], None))
+    rows.append(row("`dvc repro --force`, the whole: two series, tutorial settings, baselines, tuning, plots, report "
+                    "(cold: the fresh copy's first `dvc repro`)", None, *stage("full"), "≤ 12 min", lambda s, r: s <= 720))
     rows.append(row("`dvc repro`, nothing changed", None, None, stages["noop"]["warm"], "≤ 3 s", lambda s, r: s <= 3))
     return rows
 
