@@ -19,23 +19,24 @@ $(VENV)/.installed: requirements.lock
 repro: install
 	dvc repro
 
-# One pytest worker per core, each taking whole test files (a file's tests share its fixtures). In the fast
-# tier the files that use the tiny project share one worker, which builds it once (tests/conftest.py); in
-# all tiers they are many minutes of work, spread over both workers (each builds the project once).
-PYTEST_PARALLEL := -n auto
+# One pytest worker per core, each taking whole test files (a file's tests share its fixtures), in the order
+# tests/conftest.py sorts them: the first file that uses a tiny project starts at once and builds it, the other
+# files that use it come last, and reuse that build. Not --dist loadgroup: with pytest 9.2 it no longer groups
+# anything (pytest-xdist issue 1386), and `make test` built the tiny project on both workers at once.
+PYTEST_PARALLEL := -n auto --dist loadfile --no-loadscope-reorder
 
 # The fast tier: unit tests and the tiny-pipeline tests of the everyday rules (docs/tests.md).
 test: install
-	python -m pytest $(PYTEST_PARALLEL) --dist loadgroup -m "not slow and not cluster"
+	python -m pytest $(PYTEST_PARALLEL) -m "not slow and not cluster"
 
-# Every tier, with the slowest tests listed. Files with the most slow tests start first (tests/conftest.py;
-# xdist would start with those of most tests), so that no worker ends alone on a long one. The cluster tier
-# runs beside the other two (much of its time is spent waiting: for nodes, dumps, limits), its output shown
-# after theirs. All share one build of each tiny project (TEST_PROJECTS), removed at the end.
+# Every tier, with the slowest tests listed. Files with the most slow tests start first (tests/conftest.py),
+# so that no worker ends alone on a long one. The cluster tier runs beside the other two (much of its time
+# is spent waiting: for nodes, dumps, limits), its output shown after theirs. All share one build of each
+# tiny project (TEST_PROJECTS), removed at the end.
 test-all: install
 	projects=$$(mktemp -d) && trap 'rm -rf "$$projects"' EXIT && export TEST_PROJECTS=$$projects && \
 	{ $(MAKE) --no-print-directory test-cluster >"$$projects/cluster.log" 2>&1 & cluster=$$!; } && \
-	{ python -m pytest $(PYTEST_PARALLEL) --dist loadfile --no-loadscope-reorder -m "not cluster" --durations=20; \
+	{ python -m pytest $(PYTEST_PARALLEL) -m "not cluster" --durations=20; \
 	  tiers=$$?; wait $$cluster; clustered=$$?; \
 	  echo "--- the cluster tier (make test-cluster), run beside the tiers:"; cat "$$projects/cluster.log"; \
 	  [ $$tiers -eq 0 ] && [ $$clustered -eq 0 ]; }

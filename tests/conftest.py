@@ -39,25 +39,36 @@ def small_windows():
     return split(*make_windows(y, 10), 0.1)
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+PROJECTS = ("tiny_project", "sunspots_project")  # built once, then shared (built_project)
+
+
+@pytest.hookimpl(trylast=True)  # after `-m` deselected: the order of the tests that run
 def pytest_collection_modifyitems(items):
-    """For `--dist loadgroup`: every test file on one worker (its module fixtures are built once), and the
-    files marked xdist_group("tiny_project") together on one worker, which builds the tiny project once."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-    # `make test-all` (--dist loadfile) hands out files in this order: those with the most slow tests first, so
-    # that the longest files start at once and the short ones fill in, rather than one worker ending alone on one.
+    """`--dist loadfile` (both make targets) hands out whole files in this order: those with the most slow tests
+    first, so that the longest files start at once and the short ones fill in, rather than one worker ending
+    alone on one. Among files with as many slow tests: the first file that uses a built project first (its
+    worker builds it), the other files that use it last (by then it is built: their worker does not wait)."""
     slow = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow[item.path])
+    builders = {}
+    for item in items:
+        for project in PROJECTS:
+            if project in item.fixturenames:
+                builders.setdefault(project, item.path)
+
+    def uses(item):
+        used = {builders[project] == item.path for project in PROJECTS if project in item.fixturenames}
+        return 0 if True in used else 2 if used else 1
+
+    items.sort(key=lambda item: (-slow[item.path], uses(item)))
 
 
 def built_project(tmp_path_factory, name, params=()):
-    """make_repo(params), built once a session; or, with $TEST_PROJECTS set (a directory: `make test-all`
-    sets one for its two pytest workers and the cluster tier), once for every session that shares it,
-    under a lock: one session builds it while another waits. Never changed afterwards: tests that change
-    a project work on their own copy_repo or git clone of it."""
-    shared = os.environ.get("TEST_PROJECTS")
+    """make_repo(params), built once for every pytest worker of the session, under a lock: one worker builds
+    it while another waits. With $TEST_PROJECTS set (a directory: `make test-all` sets one for its pytest
+    session and the cluster tier's), once for every session that shares it. Never changed afterwards: tests
+    that change a project work on their own copy_repo or git clone of it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = os.environ.get("TEST_PROJECTS") or (worker and tmp_path_factory.getbasetemp().parent)
     if not shared:
         return make_repo(tmp_path_factory.mktemp(name), params)
     repo, built = Path(shared) / name, Path(shared) / f"{name}.built"

@@ -20,6 +20,15 @@ TINY = {
     "baselines": {"ar_max_lag": 5},  # <= windows.length, with room to change it
 }
 OUTPUT_DIRS = ("data", "models", "metrics", "plots")
+TUNED = ("tune", "tuned", "forecast_tuned")  # the tuned comparison's per-model stages
+PER_PAIR = ("train", "forecast", *TUNED)
+PER_SERIES = ("data", "baselines", "evaluate", "evaluate_tuned", "plots")
+
+
+def ALL(*stages, series=SERIES, models=MODELS):  # noqa: N802
+    """Every stage of each kind, per series (and model): ALL("train", series=["damped"]) = {"train@damped-gru", ...}."""
+    return {f"{s}@{name}" if s in PER_SERIES else f"{s}@{name}-{m}"
+            for s in stages for name in series for m in models}
 
 
 def environment(**env):

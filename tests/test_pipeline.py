@@ -9,20 +9,10 @@ import yaml
 
 from stages.evaluate import HEADLINE, ROLLING
 from tests.dvc_repo import (
-    ROOT, MODELS, SERIES, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run,
+    ALL, PER_PAIR, ROOT, MODELS, SERIES, TINY, copy_repo, dvc, edit_params, leaf_keys, restore, snapshot, stages_run,
 )
 
-pytestmark = pytest.mark.xdist_group("tiny_project")  # one build of the tiny project (tests/conftest.py)
 SEEDS = TINY["train"]["seeds"]
-TUNED = ("tune", "tuned", "forecast_tuned")  # the tuned comparison's per-model stages
-PER_PAIR = ("train", "forecast", *TUNED)
-PER_SERIES = ("data", "baselines", "evaluate", "evaluate_tuned", "plots")
-
-
-def ALL(*stages, series=SERIES, models=MODELS):  # noqa: N802
-    """Every stage of each kind, per series (and model): ALL("train", series=["damped"]) = {"train@damped-gru", ...}."""
-    return {f"{s}@{name}" if s in PER_SERIES else f"{s}@{name}-{m}"
-            for s in stages for name in series for m in models}
 
 
 @pytest.fixture(scope="module")
@@ -73,46 +63,6 @@ def test_repro_writes_every_output(repo):
     assert "Set at least 5 seeds" in report and "(one training run of each)" in report
     assert "up to date" in dvc(repo, "status").stdout
     assert stages_run(dvc(repo, "repro")) == []
-
-
-def test_nothing_held_out_reaches_training_tuning_or_scaling(repo):
-    """Edit only held-out sunspot numbers: the data before the cut, every weight, history, tuning record and
-    scaling statistic stay the same bytes, no training runs again, and the held-out scores change."""
-    csv = repo / "data/raw/sunspots.csv"
-    original = csv.read_text()
-    before = snapshot(repo)
-    lines = original.splitlines()
-    assert lines[-40].startswith("1969,")
-    edited = lines[:-40] + [f"{line.split(',')[0]},{float(line.split(',')[1]) * 2 + 1}" for line in lines[-40:]]
-    try:
-        csv.write_text("\n".join(edited) + "\n")
-        assert set(json.loads(dvc(repo, "status", "--json").stdout)) == {"data@sunspots"}
-        ran = set(stages_run(dvc(repo, "repro")))  # baselines@ and evaluate@ choose again here
-        # The tuning, which the held-out file never reaches, too: every stage that chooses has run again.
-        forced = set(stages_run(dvc(repo, "repro", "--force", "--single-item", *sorted(ALL("tune", series=["sunspots"])))))
-        after = snapshot(repo)
-        chosen = {kind: json.loads((repo / f"metrics/series/sunspots/{kind}metrics.json").read_text())["sunspots"]
-                  for kind in ("", "tuned/")}
-    finally:
-        csv.write_text(original)
-        restore(repo)
-    assert ran == {"data@sunspots", "baselines@sunspots", "evaluate@sunspots", "evaluate_tuned@sunspots",
-                   "plots@sunspots", "report", *ALL("forecast", "forecast_tuned", series=["sunspots"])}
-    assert forced == ALL("tune", series=["sunspots"])
-    changed = {path for path in before if before[path] != after.get(path)}
-    fitted = ("data/sunspots/fit.csv", "data/sunspots/protocol.json", "data/sunspots/scaling.json",
-              "data/sunspots/windows.npz", "models/", "/history/", "/tune/", "baselines/baselines.json")
-    assert not [path for path in changed if any(part in path for part in fitted)]
-    assert "data/sunspots/holdout.csv" in changed
-    assert "metrics/series/sunspots/metrics.json" in changed and "metrics/series/sunspots/tuned.json" in changed
-    for kind, metrics in chosen.items():  # the same best network and baseline, on other held-out scores
-        committed = json.loads(before[f"metrics/series/sunspots/{kind}metrics.json"])["sunspots"]
-        for key in ("network", "baseline"):
-            assert metrics["yardstick"][key] == committed["yardstick"][key]
-        assert metrics["yardstick"]["baseline_score"] != committed["yardstick"]["baseline_score"]
-        assert [metrics[m]["selection_rmse"] for m in MODELS] == [committed[m]["selection_rmse"] for m in MODELS]
-    assert not [path for path in changed if "damped" in path]
-    assert "up to date" in dvc(repo, "status").stdout
 
 
 def test_every_model_is_tuned_on_the_same_candidates_with_the_same_budget(repo):

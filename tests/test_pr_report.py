@@ -7,7 +7,7 @@ import pytest
 from tests.dvc_repo import ROOT, ci, copy_repo, dvc, edit_params, git
 
 # Slow: a re-run of the tiny project's evaluations and plots; the tiny project's worker is the fast tier's longest.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_project")]  # one build of the tiny project
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from tests.dvc_repo import ci, copy_repo, dvc, git, snapshot, stages_run
 # Only our local server sees these; set in the environment, as a user's CI would from its secrets.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 BUCKET = "dvc-remote"
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_project")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
