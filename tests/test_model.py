@@ -91,3 +91,15 @@ def test_import_keras_ignores_the_users_numerics_settings(tmp_path):
     flags, isa, fpmath, x64, precision, floatx, epsilon = json.loads(out.stdout.splitlines()[-1])
     assert "fast_math" not in flags and "--xla_cpu_enable_platform_dependent_math=false" in flags
     assert (isa, fpmath, x64, precision, floatx, epsilon) == ("AVX2", None, False, "None", "float32", 1e-7)
+
+
+def test_import_keras_skips_pyplot_and_leaves_it_importable():
+    """Keras' import loads matplotlib.pyplot only for a helper; hidden during it (0.2 s a stage process),
+    pyplot is not loaded afterwards, and a stage that draws can still import it."""
+    probe = (
+        "import sys; from stages.model import import_keras; import_keras(); "
+        "loaded = 'matplotlib.pyplot' in sys.modules; import matplotlib.pyplot; print(loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "False"
