@@ -49,17 +49,17 @@ def pytest_collection_modifyitems(items):
     alone on one. Among files with as many slow tests: the first file that uses a built project first (its
     worker builds it), the other files that use it last (by then it is built: their worker does not wait)."""
     slow = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
-    builders = {}
+    builders = {}  # project: the first file that uses it
     for item in items:
         for project in PROJECTS:
             if project in item.fixturenames:
                 builders.setdefault(project, item.path)
 
-    def uses(item):
-        used = {builders[project] == item.path for project in PROJECTS if project in item.fixturenames}
-        return 0 if True in used else 2 if used else 1
+    def builds_or_waits(item):  # 0: builds a project, 1: uses none, 2: waits for one another file builds
+        used = [project for project in PROJECTS if project in item.fixturenames]
+        return 1 if not used else 0 if any(builders[project] == item.path for project in used) else 2
 
-    items.sort(key=lambda item: (-slow[item.path], uses(item)))
+    items.sort(key=lambda item: (-slow[item.path], builds_or_waits(item)))
 
 
 def built_project(tmp_path_factory, name, params=()):
@@ -67,8 +67,8 @@ def built_project(tmp_path_factory, name, params=()):
     it while another waits. With $TEST_PROJECTS set (a directory: `make test-all` sets one for its pytest
     session and the cluster tier's), once for every session that shares it. Never changed afterwards: tests
     that change a project work on their own copy_repo or git clone of it."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    shared = os.environ.get("TEST_PROJECTS") or (worker and tmp_path_factory.getbasetemp().parent)
+    in_xdist = "PYTEST_XDIST_WORKER" in os.environ  # its workers' base directories share a parent
+    shared = os.environ.get("TEST_PROJECTS") or (in_xdist and tmp_path_factory.getbasetemp().parent)
     if not shared:
         return make_repo(tmp_path_factory.mktemp(name), params)
     repo, built = Path(shared) / name, Path(shared) / f"{name}.built"
