@@ -1,5 +1,6 @@
 """Held-out values decide nothing: the real `dvc` CLI on a copy of the tiny project. A file of its own, so
-that `make test`'s second worker runs it while the first runs tests/test_pipeline.py (tests/conftest.py)."""
+that `make test`'s two workers run it and tests/test_pipeline.py side by side once the project is built
+(tests/conftest.py)."""
 
 import json
 

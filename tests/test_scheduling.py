@@ -1,6 +1,7 @@
-"""The Makefile's pytest workers take whole files: the tiny project, used by one file of the fast tier, is built
-once. pytest-xdist's --dist loadgroup silently stopped grouping with pytest 9.2 (its issue 1386), and
-`make test` built the project on both workers at once; this catches such a change of the installed versions."""
+"""The Makefile's pytest workers take whole files, so that a file's fixtures are built once (the order and the
+shared tiny project: tests/conftest.py). pytest-xdist's --dist loadgroup silently stopped grouping with pytest 9.2
+(its issue 1386), and `make test` built the tiny project on both workers at once; this catches such a change
+of the installed versions."""
 
 import collections
 import re
