@@ -16,6 +16,7 @@ import platform
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -118,8 +119,9 @@ class RayCluster(Executor):
 
         self.ray, self.address = ray, address
         self.wait_limit = wait_limit()
-        connect(ray, address)
-        self.messages = RayMessages(ray)
+        with HeldStderr() as connecting:
+            connect(ray, address)
+        self.messages = RayMessages(ray, connecting.text)
         self.expected = node_facts()
         self.remote = ray.remote(num_cpus=1, max_retries=0, num_returns="streaming")(checked_task)
         self.pending = {}  # the task of each training not yet finished: its generator -> the job's index
@@ -224,21 +226,45 @@ class RayCluster(Executor):
 
 
 class RayMessages:
-    """What Ray's driver prints from threads of its own goes to a file in Ray's log directory, not into the
-    stage's output: the cluster's error messages (a raylet that died, with the tail of its log; a node
-    marked dead), which Ray prints whatever log_to_driver says. The stage's own lines come from the main
-    thread and go where they always did."""
+    """What Ray's driver prints on its own goes to a file in Ray's log directory, not into the stage's
+    output: the lines its C++ core wrote while connecting (given here), and the cluster's error messages
+    (a raylet that died, with the tail of its log; a node marked dead), which Ray prints from threads of
+    its own whatever log_to_driver says. The stage's own lines come from the main thread and go where
+    they always did."""
 
-    def __init__(self, ray):
+    def __init__(self, ray, connecting):
         context = ray.get_runtime_context()
         self.path = Path(context.get_temp_dir()) / context.get_session_name() / "logs" / f"driver-{os.getpid()}.out"
         self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 (open while the stage drives the cluster)
+        self.file.write(connecting)
         self.streams = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = (ByThread(stream, self.file) for stream in self.streams)
 
     def close(self):
         sys.stdout, sys.stderr = self.streams
         self.file.close()
+
+
+class HeldStderr:
+    """In a `with` block, holds back what is written to file descriptor 2 (`.text` after it): Ray's C++ core
+    writes there itself, past sys.stderr (on a machine with no route out, that it could not find this
+    node's address from outside). If the block fails, the text is let through: it may say why."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved, self.file = os.dup(2), tempfile.TemporaryFile("w+")
+        os.dup2(self.file.fileno(), 2)
+        return self
+
+    def __exit__(self, failure, *_):
+        sys.stderr.flush()
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        self.file.seek(0)
+        self.text = self.file.read()
+        self.file.close()
+        if failure is not None:
+            sys.stderr.write(self.text)
 
 
 class ByThread:

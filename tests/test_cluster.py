@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stages.executor import checked_task
 from tests.dvc_repo import MODELS, copy_repo, dvc, edit_params, environment, restore, snapshot, stages_run
 from tests.test_experiments import kill_processes_in, queue_busy
 
@@ -39,6 +40,10 @@ STAGE_COMMAND = ["stages.train", "sunspots", "gru", "data/sunspots/windows.npz",
 SYSTEM_CONFIG = {"event_stats_print_interval_ms": 1000}
 # What Ray's driver prints of a lost node (a dead raylet's log tail, a node marked dead), never in the stage's output.
 RAY_MESSAGES = ("[state-dump]", "(raylet)", "Raylet is terminated", "marked dead", "[repeated", "deduplicates logs")
+# A line of Ray's C++ core ("[2026-12-07 00:31:33,980 W 13949 13949] network_util.cc:330: ...") or of its Python
+# logger ("2026-12-07 00:31:22,493\tINFO utils.py:88 -- ..."), never in the stage's output either.
+RAY_LOG_LINE = re.compile(r"^(\[[\d-]+ [\d:,]+ [DIWEF] \d+ \d+\] \w+\.cc:\d+:|[\d-]+ [\d:,]+\t[A-Z]+ \w+\.py:\d+ --)",
+                          re.MULTILINE)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -94,6 +99,22 @@ def free_cpus(cluster):
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
+def assert_no_ray_lines(output):
+    assert not [text for text in RAY_MESSAGES if text in output], output
+    assert not RAY_LOG_LINE.search(output), output
+
+
+def running_trainings():
+    """Ray workers of this machine that run a training, by their process title (Ray sets it to the task's
+    name as the task starts): a CPU held by a task whose worker still starts is not one."""
+    title = f"ray::{checked_task.__name__}".encode()
+    count = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            count += cmdline.read_bytes().startswith(title)
+    return count
+
+
 def wait_until(condition, timeout, what):
     """Poll condition until it holds. The timeouts here only catch a hang: CI runs this tier beside the other
     tiers and the gate, where a stage can take several times as long as alone (2026-12-06: the queued sweep
@@ -124,7 +145,7 @@ def read_from(path, offset):
 
 def assert_one_line_per_lost_node(output, victims, epochs):
     """The project's one line for each killed node, none of Ray's; Ray's messages in the file the lines name."""
-    assert not [text for text in RAY_MESSAGES if text in output], output
+    assert_no_ray_lines(output)
     for victim in victims:
         node = victim.node_id[:8]
         lines = [line for line in output.splitlines() if node in line]
@@ -149,6 +170,7 @@ def test_the_cluster_gives_the_bytes_of_the_local_workers_and_uses_both_nodes(lo
     on_the_cluster = f"train@sunspots-gru (4 epochs): 2 training(s) on the Ray cluster at {cluster.address} (2 CPUs)"
     assert on_the_cluster in result.stdout, result.stdout
     assert "local worker" not in result.stdout, result.stdout
+    assert_no_ray_lines(result.stdout + result.stderr)
     assert result.stdout.count("2 training(s) ran on 2 node(s) of the cluster") >= 2, result.stdout  # train@, tuned@
     assert snapshot(repo) == expected
     assert git_output(repo, "status", "--porcelain") == ""
@@ -183,7 +205,7 @@ def test_a_node_killed_mid_stage_is_one_line_and_the_bytes_do_not_change(repo, c
     dvc(repo, "repro", STAGE)  # locally: the bytes the cluster must give
     reference = snapshot(repo)
     with repro_fault_stage(repo, cluster.address) as process:
-        wait_until(lambda: free_cpus(cluster) == 0, 300, "both seeds to be training")
+        wait_until(lambda: running_trainings() == 2, 300, "both seeds to be training")
         victim = cluster.worker_nodes.copy().pop()
         kill(cluster, victim)  # its raylet and workers, mid-training
         cluster.add_node(**NODE)
@@ -203,7 +225,7 @@ def test_a_cluster_without_cpus_stops_the_stage_within_the_limit_and_keeps_the_o
         before = snapshot(repo)
         edit_params(repo, {"train.epochs": 1_000_000})
         with repro_fault_stage(repo, emptied.address, CLUSTER_WAIT_LIMIT=str(limit)) as process:
-            wait_until(lambda: free_cpus(emptied) == 0, 300, "both seeds to be training")
+            wait_until(lambda: running_trainings() == 2, 300, "both seeds to be training")
             victims = list(emptied.worker_nodes)
             kill(emptied, *victims)
             removed = time.monotonic()
@@ -239,6 +261,7 @@ def test_a_node_with_another_package_version_is_refused_and_nothing_is_written(r
     assert result.returncode != 0
     assert "cannot train here: mpmath 0.0.1 there, " + ours + " on the driver" in result.stderr, result.stderr
     assert "(127.0.0.1)" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert_no_ray_lines(result.stderr)
     assert snapshot(repo) == before
 
 
@@ -253,6 +276,7 @@ def test_an_address_where_no_cluster_answers_fails_fast_and_keeps_the_outputs(re
     assert result.returncode != 0
     assert f"RAY_ADDRESS = {address}: no Ray cluster answers there" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+    assert_no_ray_lines(result.stderr)
     assert snapshot(repo) == before
 
 
@@ -261,11 +285,12 @@ def test_an_interrupted_stage_cancels_its_tasks_and_keeps_the_outputs(repo, clus
     before = snapshot(repo)
     edit_params(repo, {"train.epochs": 1_000_000})
     process = start_stage(repo, cluster.address)
-    wait_until(lambda: free_cpus(cluster) == 0, 300, "both seeds to be training")
+    wait_until(lambda: running_trainings() == 2, 300, "both seeds to be training")
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=180)
     assert process.returncode == 1
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert_no_ray_lines(stderr)
     wait_until(lambda: free_cpus(cluster) == 2, 30, "the cluster to have no task left")
     edit_params(repo, {"train.epochs": 4})
     assert snapshot(repo) == before
@@ -296,6 +321,7 @@ def test_a_queued_sweep_trains_on_the_cluster_and_equals_local_runs(repo, cluste
             for stage in TRAIN_STAGES:
                 assert f"{stage} (4 epochs): 2 training(s) on the Ray cluster at {cluster.address}" in log, log
             assert "local worker" not in log, log
+            assert_no_ray_lines(log)
     finally:
         dvc(repo, "queue", "stop", "--kill")
         kill_processes_in(repo)

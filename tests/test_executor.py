@@ -1,11 +1,13 @@
 """Where trainings run: the local workers here; the Ray cluster in tests/test_cluster.py."""
 
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from stages.cli import UserError
-from stages.executor import NUMERICS_PACKAGES, LocalWorkers, code_digest, connect, node_facts
+from stages.executor import NUMERICS_PACKAGES, HeldStderr, LocalWorkers, code_digest, connect, node_facts
 
 
 # Where an earlier test in this pytest worker imported JAX, JAX warns at the fork: these workers
@@ -45,3 +47,26 @@ def test_once_jax_is_imported_the_jobs_run_in_this_process(keras):
     with LocalWorkers() as place:
         assert place.run(pow, [(2, 3), (2, 4)], "train@x", str) == [8, 16]
         assert place.pool is None
+
+
+HOLDING = """
+import os, sys
+from stages.executor import HeldStderr
+with HeldStderr() as held:
+    os.write(2, b"[W] network_util.cc:330: a line of Ray's core\\n")
+    print("a line of Ray's logger", file=sys.stderr)
+print(held.text, end="")
+print("the stage's own line", file=sys.stderr)
+with HeldStderr():
+    os.write(2, b"the cause\\n")
+    raise ConnectionError
+"""
+
+
+def test_held_stderr_holds_what_is_written_to_descriptor_2_and_lets_it_through_on_failure():
+    """As Ray's C++ core writes (straight to the descriptor) and as its logger does (through sys.stderr)."""
+    result = subprocess.run([sys.executable, "-c", HOLDING], cwd=Path(__file__).parents[1], capture_output=True,
+                            text=True)
+    assert result.stdout == "[W] network_util.cc:330: a line of Ray's core\na line of Ray's logger\n"
+    assert result.stderr.startswith("the stage's own line\nthe cause\nTraceback"), result.stderr
+    assert result.stderr.endswith("ConnectionError\n"), result.stderr
