@@ -144,6 +144,7 @@ class RayCluster(Executor):
         nodes = set()
         while self.pending:
             ready, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=TICK)
+            self.check_head(progress)
             self.seen.update(n["NodeID"] for n in self.ray.nodes() if n["Alive"])
             self.watch_cpus(progress)
             if not ready:
@@ -190,6 +191,16 @@ class RayCluster(Executor):
             progress.say(f"a training's worker on {node_name(nodes[node])} died; it runs again: "
                          f"{self.retries[index]} of {RETRIES} retries left; Ray's messages: {self.messages.path}")
         self.pending[self.submit(index)] = index
+
+    def check_head(self, progress):
+        """Stop at once if the head no longer answers: Ray's calls to it would block, and after 60 s Ray's
+        core would end the stage with a line of its own. A killed head's port refuses at once; a live one
+        answers within CONNECT_TIMEOUT even over a slow network."""
+        error = refusal(self.address, CONNECT_TIMEOUT)
+        if error is not None:
+            raise UserError(f"{progress.label}: the cluster's head at {self.address} no longer answers ({error}); "
+                            "the stage stops and no output was written. Restart the cluster (docs/cluster.md) and "
+                            "run the stage again, or unset RAY_ADDRESS to train on this machine.")
 
     def watch_cpus(self, progress):
         """Trainings that wait while none runs and no CPU is free wait for a node or for other jobs: say
@@ -288,13 +299,17 @@ class ByThread:
 def alive(node):
     """Whether a node (one of ray.nodes()) is alive: listed so, and its raylet answers. The cluster marks a
     node dead only after its health checks have failed for a while, but a killed raylet's port refuses at once."""
-    if not node["Alive"]:
-        return False
+    return node["Alive"] and refusal(f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}", TICK) is None
+
+
+def refusal(address, timeout):
+    """Why nothing answers at address (host:port) within timeout seconds, or None if something does."""
+    host, _, port = address.rpartition(":")
     try:
-        socket.create_connection((node["NodeManagerAddress"], node["NodeManagerPort"]), timeout=TICK).close()
-    except OSError:
-        return False
-    return True
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        return error
+    return None
 
 
 def node_name(node):
@@ -317,13 +332,12 @@ def connect(ray, address):
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise UserError(f"RAY_ADDRESS = {address!r}: must be host:port of a Ray head node (`ray start --head` prints it)")
-    try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
-    except OSError as error:
+    error = refusal(address, CONNECT_TIMEOUT)
+    if error is not None:
         raise UserError(
             f"RAY_ADDRESS = {address}: no Ray cluster answers there ({error}); start one (docs/cluster.md) "
             "or unset RAY_ADDRESS to train on this machine. No output was written."
-        ) from None
+        )
     import stages
 
     # The driver's own code goes to every node, so that no node trains with another checkout's.

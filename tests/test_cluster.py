@@ -2,7 +2,7 @@
 1 CPU each, all on 127.0.0.1, so every training leaves the driver's node. The same bytes as the local
 workers; a node killed mid-stage, reported in one line of the project's and none of Ray's; a cluster left
 without CPUs, which stops the stage; a node with another package version refused; an address where no
-cluster answers; Ctrl-C and SIGTERM; a queued sweep on the cluster.
+cluster answers; a head lost mid-stage; Ctrl-C and SIGTERM; a queued sweep on the cluster.
 
 Ray replaces 127.0.0.1 with the machine's outward address unless it has none, and only loopback
 traffic is allowed here: these tests run in a network namespace that has only `lo` (`make test-cluster`
@@ -244,6 +244,31 @@ def test_a_cluster_without_cpus_stops_the_stage_within_the_limit_and_keeps_the_o
         wait_until(lambda: free_cpus(emptied) == 1, 30, "the new node's CPU to be free")
     finally:
         emptied.shutdown()
+
+
+def test_a_head_lost_mid_stage_stops_it_at_once_with_one_line_and_keeps_the_outputs(repo, tmp_path):
+    """Ray's core would end the stage 60 s after losing the head, with a line of its own; the stage stops first."""
+    headless = start_cluster(tmp_path, NODE, NODE)  # its own: this test kills its head
+    try:
+        before = snapshot(repo)
+        edit_params(repo, {"train.epochs": 1_000_000})
+        address = headless.address  # None once the head is gone
+        with repro_fault_stage(repo, address) as process:
+            wait_until(lambda: running_trainings() == 2, 300, "both seeds to be training")
+            headless.remove_node(headless.head_node, allow_graceful=False)
+            removed = time.monotonic()
+            output, _ = process.communicate(timeout=180)
+        print(output)  # the stage's whole output, for the record (pytest -s)
+        assert time.monotonic() - removed < 45, output
+        assert process.returncode != 0
+        assert (f"error: {STAGE} (1000000 epochs): the cluster's head at {address} no longer answers "
+                "([Errno 111] Connection refused); the stage stops and no output was written.") in output, output
+        assert "Traceback" not in output, output
+        assert_no_ray_lines(output)
+        edit_params(repo, {"train.epochs": 4})
+        assert snapshot(repo) == before
+    finally:
+        headless.shutdown()
 
 
 def test_a_node_with_another_package_version_is_refused_and_nothing_is_written(repo, tmp_path):
